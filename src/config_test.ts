@@ -1,0 +1,451 @@
+import assert from "node:assert/strict";
+import { ConfigError, parseConfig, USAGE } from "./config.ts";
+import type { Config, ConfigEnvironment } from "./config.ts";
+
+const CERT_A = "-----BEGIN CERTIFICATE-----\nMIIBAAAA\n-----END CERTIFICATE-----";
+const CERT_B = "-----BEGIN CERTIFICATE-----\nMIIBBBBB\n-----END CERTIFICATE-----";
+
+/** Reads fake files; any other path fails like Deno does. */
+function fakeFiles(files: Record<string, string>): (path: string) => string {
+  return (path) => {
+    const text = files[path];
+    if (text === undefined) {
+      throw new Deno.errors.NotFound(`No such file or directory (os error 2): readfile '${path}'`);
+    }
+    return text;
+  };
+}
+
+const FILES = fakeFiles({
+  "/ca.pem": `# private CA\n${CERT_A}\n${CERT_B}\n`,
+  "/other.pem": `${CERT_B}\n`,
+  "/empty.pem": "",
+  "/key.pem": "-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n",
+  "/cut.pem": `${CERT_A}\n-----BEGIN CERTIFICATE-----\nMIIB\n`,
+});
+
+function environment(
+  env: Record<string, string> = {},
+  isTerminal = false,
+): ConfigEnvironment {
+  return { env, isTerminal, readTextFile: FILES };
+}
+
+function run(
+  args: readonly string[],
+  env: Record<string, string> = {},
+  isTerminal = false,
+): Config {
+  const result = parseConfig(args, environment(env, isTerminal));
+  assert.equal(result.kind, "run");
+  assert(result.kind === "run");
+  return result.config;
+}
+
+/** Splits a command line on spaces. */
+function argv(line: string): string[] {
+  return line === "" ? [] : line.split(" ");
+}
+
+function labels(config: Config): string[] {
+  return config.upstreams.map((upstream) => upstream.label);
+}
+
+function assertConfigError(
+  args: readonly string[],
+  env: Record<string, string>,
+  message: string,
+): void {
+  assert.throws(() => parseConfig(args, environment(env)), (error) => {
+    assert(error instanceof ConfigError);
+    assert.equal(error.name, "ConfigError");
+    assert.equal(error.message, message);
+    assert(!error.message.includes("\n"));
+    return true;
+  });
+}
+
+const CLOUDFLARE = ["1.1.1.1:853#cloudflare-dns.com", "1.0.0.1:853#cloudflare-dns.com"];
+
+Deno.test("parseConfig() returns the defaults without arguments or variables", () => {
+  const config = run([]);
+  assert.deepEqual({ ...config, upstreams: labels(config) }, {
+    listen: ["127.0.0.1"],
+    port: 53,
+    upstreams: CLOUDFLARE,
+    caFile: undefined,
+    caCerts: [],
+    timeoutMs: 4000,
+    maxUdpSize: 1232,
+    logLevel: "info",
+    logFormat: "json",
+  });
+  assert(Object.isFrozen(config));
+});
+
+Deno.test("parseConfig() defaults to text logs on a terminal and json otherwise", () => {
+  assert.equal(run([], {}, true).logFormat, "text");
+  assert.equal(run([], {}, false).logFormat, "json");
+});
+
+Deno.test("parseConfig() reads every long flag", () => {
+  const config = run(argv(
+    "--listen 0.0.0.0 --port 5353 --upstream 9.9.9.9#dns.quad9.net --ca-file /ca.pem " +
+      "--timeout 2500 --max-udp-size 4096 --log-level debug --log-format text",
+  ));
+  assert.deepEqual({ ...config, upstreams: labels(config) }, {
+    listen: ["0.0.0.0"],
+    port: 5353,
+    upstreams: ["9.9.9.9:853#dns.quad9.net"],
+    caFile: "/ca.pem",
+    caCerts: [`${CERT_A}\n`, `${CERT_B}\n`],
+    timeoutMs: 2500,
+    maxUdpSize: 4096,
+    logLevel: "debug",
+    logFormat: "text",
+  });
+});
+
+Deno.test("parseConfig() reads every short flag and inline values", () => {
+  const config = run(["-l", "::1", "-p", "8053", "-u", "[2620:fe::fe]:853#dns.quad9.net"]);
+  assert.deepEqual(config.listen, ["::1"]);
+  assert.equal(config.port, 8053);
+  assert.deepEqual(labels(config), ["[2620:fe::fe]:853#dns.quad9.net"]);
+  const inline = run(["-l::", "-p0", "--upstream=8.8.8.8#dns.google", "--timeout=1"]);
+  assert.deepEqual(inline.listen, ["::"]);
+  assert.equal(inline.port, 0);
+  assert.deepEqual(labels(inline), ["8.8.8.8:853#dns.google"]);
+  assert.equal(inline.timeoutMs, 1);
+});
+
+Deno.test("parseConfig() accepts the limits of every numeric setting", () => {
+  assert.equal(run(["--port", "0"]).port, 0);
+  assert.equal(run(["--port", "65535"]).port, 65535);
+  assert.equal(run(["--timeout", "600000"]).timeoutMs, 600000);
+  assert.equal(run(["--max-udp-size", "512"]).maxUdpSize, 512);
+  assert.equal(run(["--max-udp-size", "65535"]).maxUdpSize, 65535);
+});
+
+Deno.test("parseConfig() accepts every log level and format", () => {
+  for (const level of ["debug", "info", "warning", "error"]) {
+    assert.equal(run(["--log-level", level]).logLevel, level);
+  }
+  assert.equal(run(["--log-format", "json"], {}, true).logFormat, "json");
+  assert.equal(run(["--log-format", "text"], {}, false).logFormat, "text");
+});
+
+Deno.test("parseConfig() collects repeatable flags in order", () => {
+  const config = run(["-l", "127.0.0.1", "--listen", "::1", "-u", "9.9.9.9", "-u", "[::1]:8853"]);
+  assert.deepEqual(config.listen, ["127.0.0.1", "::1"]);
+  assert.deepEqual(labels(config), ["9.9.9.9:853", "[::1]:8853"]);
+});
+
+Deno.test("parseConfig() keeps the last value of a repeated single flag", () => {
+  assert.equal(run(["-p", "1", "--port", "2"]).port, 2);
+  assert.equal(run(["--log-level", "error", "--log-level", "debug"]).logLevel, "debug");
+});
+
+Deno.test("parseConfig() reads every DOTPROXY_* variable", () => {
+  const config = run([], {
+    DOTPROXY_LISTEN: "127.0.0.1, ::1",
+    DOTPROXY_PORT: "5300",
+    DOTPROXY_UPSTREAMS: "9.9.9.9#dns.quad9.net,[2620:fe::fe]#dns.quad9.net",
+    DOTPROXY_CA_FILE: "/other.pem",
+    DOTPROXY_TIMEOUT: "100",
+    DOTPROXY_MAX_UDP_SIZE: "1400",
+    DOTPROXY_LOG_LEVEL: "warning",
+    DOTPROXY_LOG_FORMAT: "text",
+  });
+  assert.deepEqual({ ...config, upstreams: labels(config) }, {
+    listen: ["127.0.0.1", "::1"],
+    port: 5300,
+    upstreams: ["9.9.9.9:853#dns.quad9.net", "[2620:fe::fe]:853#dns.quad9.net"],
+    caFile: "/other.pem",
+    caCerts: [`${CERT_B}\n`],
+    timeoutMs: 100,
+    maxUdpSize: 1400,
+    logLevel: "warning",
+    logFormat: "text",
+  });
+});
+
+Deno.test("parseConfig() lets flags win over DOTPROXY_* variables", () => {
+  const env = {
+    DOTPROXY_LISTEN: "127.0.0.1,::1",
+    DOTPROXY_PORT: "5300",
+    DOTPROXY_UPSTREAMS: "9.9.9.9,149.112.112.112",
+    DOTPROXY_CA_FILE: "/other.pem",
+    DOTPROXY_TIMEOUT: "100",
+    DOTPROXY_MAX_UDP_SIZE: "1400",
+    DOTPROXY_LOG_LEVEL: "warning",
+    DOTPROXY_LOG_FORMAT: "text",
+  };
+  const config = run(
+    argv(
+      "-l 10.0.0.1 -p 5301 -u 8.8.8.8 --ca-file /ca.pem --timeout 200 --max-udp-size 1500 " +
+        "--log-level error --log-format json",
+    ),
+    env,
+  );
+  assert.deepEqual(config.listen, ["10.0.0.1"]);
+  assert.equal(config.port, 5301);
+  assert.deepEqual(labels(config), ["8.8.8.8:853"]);
+  assert.equal(config.caFile, "/ca.pem");
+  assert.equal(config.caCerts.length, 2);
+  assert.equal(config.timeoutMs, 200);
+  assert.equal(config.maxUdpSize, 1500);
+  assert.equal(config.logLevel, "error");
+  assert.equal(config.logFormat, "json");
+});
+
+Deno.test("parseConfig() treats empty variables as unset", () => {
+  const empty = [
+    "DOTPROXY_LISTEN",
+    "DOTPROXY_PORT",
+    "DOTPROXY_UPSTREAMS",
+    "DOTPROXY_CA_FILE",
+    "DOTPROXY_TIMEOUT",
+    "DOTPROXY_MAX_UDP_SIZE",
+    "DOTPROXY_LOG_LEVEL",
+    "DOTPROXY_LOG_FORMAT",
+    "DOT_PORT",
+    "DOT_SERVER",
+    "DNS_SERVER_IP",
+    "DNS_SERVER_PORT",
+  ];
+  const config = run([], Object.fromEntries(empty.map((name) => [name, ""])));
+  assert.deepEqual({ ...config, upstreams: labels(config) }, {
+    ...run([]),
+    upstreams: CLOUDFLARE,
+  });
+});
+
+Deno.test("parseConfig() reads the legacy DOT_PORT below DOTPROXY_PORT and --port", () => {
+  assert.equal(run([], { DOT_PORT: "5353" }).port, 5353);
+  assert.equal(run([], { DOT_PORT: "5353", DOTPROXY_PORT: "5354" }).port, 5354);
+  assert.equal(run(["-p", "5355"], { DOT_PORT: "5353", DOTPROXY_PORT: "5354" }).port, 5355);
+});
+
+Deno.test("parseConfig() reads DNS_SERVER_IP as one upstream authenticated against its IP", () => {
+  assert.deepEqual(labels(run([], { DNS_SERVER_IP: "10.1.1.1" })), ["10.1.1.1:853"]);
+  const config = run([], { DNS_SERVER_IP: "10.1.1.1", DNS_SERVER_PORT: "8853" });
+  assert.deepEqual(config.upstreams, [
+    { address: "10.1.1.1", port: 8853, authName: "10.1.1.1", label: "10.1.1.1:8853" },
+  ]);
+  const v6 = run([], { DNS_SERVER_IP: "fd00::53", DNS_SERVER_PORT: "853" });
+  assert.deepEqual(labels(v6), ["[fd00::53]:853"]);
+});
+
+Deno.test("parseConfig() reads DOT_SERVER as one upstream spec", () => {
+  const config = run([], { DOT_SERVER: "[2606:4700::1111]:853#cloudflare-dns.com" });
+  assert.deepEqual(labels(config), ["[2606:4700::1111]:853#cloudflare-dns.com"]);
+});
+
+Deno.test("parseConfig() orders flag, DOTPROXY_*, DOT_SERVER, DNS_SERVER_IP upstreams", () => {
+  const env = {
+    DNS_SERVER_IP: "10.0.0.4",
+    DNS_SERVER_PORT: "8853",
+    DOT_SERVER: "10.0.0.3#dot.example",
+    DOTPROXY_UPSTREAMS: "10.0.0.2,10.0.0.5",
+  };
+  assert.deepEqual(labels(run(["-u", "10.0.0.1"], env)), ["10.0.0.1:853"]);
+  assert.deepEqual(labels(run([], env)), ["10.0.0.2:853", "10.0.0.5:853"]);
+  const { DOTPROXY_UPSTREAMS: _, ...legacy } = env;
+  assert.deepEqual(labels(run([], legacy)), ["10.0.0.3:853#dot.example"]);
+  const { DOT_SERVER: __, ...oldest } = legacy;
+  assert.deepEqual(labels(run([], oldest)), ["10.0.0.4:8853"]);
+});
+
+Deno.test("parseConfig() lets a repeatable flag replace the variable's whole list", () => {
+  const env = { DOTPROXY_LISTEN: "10.0.0.1,10.0.0.2", DOTPROXY_UPSTREAMS: "9.9.9.9,8.8.8.8" };
+  const config = run(["-l", "10.0.0.3", "-u", "1.1.1.1"], env);
+  assert.deepEqual(config.listen, ["10.0.0.3"]);
+  assert.deepEqual(labels(config), ["1.1.1.1:853"]);
+});
+
+Deno.test("parseConfig() reads a real CA file", async () => {
+  const path = await Deno.makeTempFile({ suffix: ".pem" });
+  try {
+    await Deno.writeTextFile(path, `${CERT_A}\n`);
+    const result = parseConfig(["--ca-file", path], { env: {}, isTerminal: false });
+    assert(result.kind === "run");
+    assert.equal(result.config.caFile, path);
+    assert.deepEqual(result.config.caCerts, [`${CERT_A}\n`]);
+  } finally {
+    await Deno.remove(path);
+  }
+});
+
+Deno.test("parseConfig() names the path and OS error of an unreadable CA file", () => {
+  const environment = { env: { DOTPROXY_CA_FILE: "/nonexistent/ca.pem" }, isTerminal: false };
+  assert.throws(() => parseConfig([], environment), {
+    name: "ConfigError",
+    message: 'Cannot read DOTPROXY_CA_FILE "/nonexistent/ca.pem": ' +
+      "No such file or directory (os error 2)",
+  });
+});
+
+Deno.test("parseConfig() returns help or version before reading anything else", () => {
+  for (const flag of ["-h", "--help"]) {
+    assert.deepEqual(parseConfig([flag], environment()), { kind: "help", text: USAGE });
+    assert.deepEqual(
+      parseConfig(["--bogus", "-p", "x", flag], environment({ DOTPROXY_PORT: "x" })),
+      {
+        kind: "help",
+        text: USAGE,
+      },
+    );
+  }
+  for (const flag of ["-V", "--version"]) {
+    assert.deepEqual(parseConfig([flag, "extra"], environment()), { kind: "version" });
+  }
+  assert.deepEqual(parseConfig(["-V", "-h"], environment()), { kind: "version" });
+});
+
+Deno.test("USAGE documents every flag and variable", () => {
+  assert(USAGE.startsWith("dotproxy [options]\n"));
+  const names = "--listen -l --port -p --upstream -u --ca-file --timeout --max-udp-size " +
+    "--log-level --log-format --help -h --version -V DOTPROXY_LISTEN DOTPROXY_PORT " +
+    "DOTPROXY_UPSTREAMS DOTPROXY_CA_FILE DOTPROXY_TIMEOUT DOTPROXY_MAX_UDP_SIZE " +
+    "DOTPROXY_LOG_LEVEL DOTPROXY_LOG_FORMAT DOT_PORT DOT_SERVER DNS_SERVER_IP DNS_SERVER_PORT";
+  for (const name of names.split(" ")) assert(USAGE.includes(name), name);
+});
+
+const PORT_RANGE = "expected an integer from 0 to 65535";
+const UPSTREAM_PORT = "port must be an integer from 1 to 65535";
+const NOT_IP = "expected an IPv4 or IPv6 address";
+const NO_CERT = "no -----BEGIN CERTIFICATE----- block";
+const LEVELS = "expected one of debug, info, warning, error";
+const TIMEOUT_RANGE = "expected an integer from 1 to 600000";
+const UDP_RANGE = "expected an integer from 512 to 65535";
+const NO_BOOTSTRAP = "is not an IP address (hostnames are not supported: no bootstrap DNS)";
+
+function missingValue(flag: string, value: string, long: string): string {
+  return `Missing value for ${flag}, got "${value}" ` +
+    `(write ${long}=VALUE for a value starting with "-")`;
+}
+
+const FLAG_ERRORS: readonly [string, string][] = [
+  ["--foo", "Unknown option --foo"],
+  ["--foo=bar", "Unknown option --foo"],
+  ["-x", "Unknown option -x"],
+  ["--no-port", "Unknown option --no-port"],
+  ["serve", 'Unexpected argument "serve"'],
+  ["-- -p", 'Unexpected argument "-p"'],
+  ["--port", "Missing value for --port"],
+  ["-p", "Missing value for -p"],
+  ["--listen", "Missing value for --listen"],
+  ["-l", "Missing value for -l"],
+  ["--upstream", "Missing value for --upstream"],
+  ["-u", "Missing value for -u"],
+  ["--ca-file", "Missing value for --ca-file"],
+  ["--timeout", "Missing value for --timeout"],
+  ["--max-udp-size", "Missing value for --max-udp-size"],
+  ["--log-level", "Missing value for --log-level"],
+  ["--log-format", "Missing value for --log-format"],
+  ["--port --listen ::1", missingValue("--port", "--listen", "--port")],
+  ["-u -l ::1", missingValue("-u", "-l", "--upstream")],
+  ["--timeout -5", missingValue("--timeout", "-5", "--timeout")],
+  ["--port 70000", `Invalid --port "70000": ${PORT_RANGE}`],
+  ["--port=-1", `Invalid --port "-1": ${PORT_RANGE}`],
+  ["-p-1", `Invalid -p "-1": ${PORT_RANGE}`],
+  ["-p 53.5", `Invalid -p "53.5": ${PORT_RANGE}`],
+  ["-p 0x35", `Invalid -p "0x35": ${PORT_RANGE}`],
+  ["--port=", `Invalid --port "": ${PORT_RANGE}`],
+  ["-l localhost", `Invalid -l "localhost": ${NOT_IP}`],
+  ["--listen [::1]", `Invalid --listen "[::1]": ${NOT_IP}`],
+  ["--listen 127.0.0.1,::1", `Invalid --listen "127.0.0.1,::1": ${NOT_IP}`],
+  ["-u 1.1.1.1:x", `Invalid -u "1.1.1.1:x": ${UPSTREAM_PORT}`],
+  ["--upstream 9.9.9.9:0", `Invalid --upstream "9.9.9.9:0": ${UPSTREAM_PORT}`],
+  [
+    "--upstream dns.google",
+    `Invalid --upstream "dns.google": address "dns.google" ${NO_BOOTSTRAP}`,
+  ],
+  [
+    "--ca-file /nope.pem",
+    'Cannot read --ca-file "/nope.pem": No such file or directory (os error 2)',
+  ],
+  ["--ca-file -", 'Cannot read --ca-file "-": No such file or directory (os error 2)'],
+  ["--ca-file /empty.pem", `Invalid --ca-file "/empty.pem": ${NO_CERT}`],
+  ["--ca-file /key.pem", `Invalid --ca-file "/key.pem": ${NO_CERT}`],
+  [
+    "--ca-file /cut.pem",
+    'Invalid --ca-file "/cut.pem": an unterminated -----BEGIN CERTIFICATE----- block',
+  ],
+  ["--timeout 0", `Invalid --timeout "0": ${TIMEOUT_RANGE}`],
+  ["--timeout 600001", `Invalid --timeout "600001": ${TIMEOUT_RANGE}`],
+  ["--max-udp-size 511", `Invalid --max-udp-size "511": ${UDP_RANGE}`],
+  ["--max-udp-size 65536", `Invalid --max-udp-size "65536": ${UDP_RANGE}`],
+  ["--log-level warn", `Invalid --log-level "warn": ${LEVELS}`],
+  ["--log-level INFO", `Invalid --log-level "INFO": ${LEVELS}`],
+  ["--log-format yaml", 'Invalid --log-format "yaml": expected one of text, json'],
+];
+
+for (const [line, message] of FLAG_ERRORS) {
+  Deno.test(`parseConfig() rejects ${line}`, () => assertConfigError(argv(line), {}, message));
+}
+
+const ENV_ERRORS: readonly [Record<string, string>, string][] = [
+  [{ DOTPROXY_PORT: "http" }, `Invalid DOTPROXY_PORT "http": ${PORT_RANGE}`],
+  [{ DOT_PORT: "65536" }, `Invalid DOT_PORT "65536": ${PORT_RANGE}`],
+  [{ DOTPROXY_LISTEN: "127.0.0.1,lo" }, `Invalid DOTPROXY_LISTEN "lo": ${NOT_IP}`],
+  [
+    { DOTPROXY_LISTEN: "127.0.0.1,,::1" },
+    'Invalid DOTPROXY_LISTEN "127.0.0.1,,::1": empty item in comma-separated list',
+  ],
+  [
+    { DOTPROXY_UPSTREAMS: "9.9.9.9,1.1.1.1:x" },
+    `Invalid DOTPROXY_UPSTREAMS "1.1.1.1:x": ${UPSTREAM_PORT}`,
+  ],
+  [
+    { DOTPROXY_UPSTREAMS: "9.9.9.9," },
+    'Invalid DOTPROXY_UPSTREAMS "9.9.9.9,": empty item in comma-separated list',
+  ],
+  [
+    { DOT_SERVER: "dns.google" },
+    `Invalid DOT_SERVER "dns.google": address "dns.google" ${NO_BOOTSTRAP}`,
+  ],
+  [
+    { DOT_SERVER: "9.9.9.9,8.8.8.8" },
+    `Invalid DOT_SERVER "9.9.9.9,8.8.8.8": address "9.9.9.9,8.8.8.8" ${NO_BOOTSTRAP}`,
+  ],
+  [{ DNS_SERVER_IP: "dns.google" }, `Invalid DNS_SERVER_IP "dns.google": ${NOT_IP}`],
+  [
+    { DNS_SERVER_IP: "9.9.9.9", DNS_SERVER_PORT: "0" },
+    'Invalid DNS_SERVER_PORT "0": expected an integer from 1 to 65535',
+  ],
+  [{ DNS_SERVER_PORT: "853" }, 'Invalid DNS_SERVER_PORT "853": DNS_SERVER_IP is not set'],
+  [{ DOTPROXY_CA_FILE: "/key.pem" }, `Invalid DOTPROXY_CA_FILE "/key.pem": ${NO_CERT}`],
+  [{ DOTPROXY_TIMEOUT: "4s" }, `Invalid DOTPROXY_TIMEOUT "4s": ${TIMEOUT_RANGE}`],
+  [{ DOTPROXY_MAX_UDP_SIZE: "big" }, `Invalid DOTPROXY_MAX_UDP_SIZE "big": ${UDP_RANGE}`],
+  [{ DOTPROXY_LOG_LEVEL: "trace" }, `Invalid DOTPROXY_LOG_LEVEL "trace": ${LEVELS}`],
+  [
+    { DOTPROXY_LOG_FORMAT: "JSON" },
+    'Invalid DOTPROXY_LOG_FORMAT "JSON": expected one of text, json',
+  ],
+];
+
+for (const [env, message] of ENV_ERRORS) {
+  Deno.test(`parseConfig() rejects ${JSON.stringify(env)}`, () => {
+    assertConfigError([], env, message);
+  });
+}
+
+Deno.test("parseConfig() rejects bad values that a higher-precedence source overrides", () => {
+  assertConfigError(
+    ["-p", "53"],
+    { DOTPROXY_PORT: "x" },
+    `Invalid DOTPROXY_PORT "x": ${PORT_RANGE}`,
+  );
+  assertConfigError(["-p", "x", "-p", "53"], {}, `Invalid -p "x": ${PORT_RANGE}`);
+  assertConfigError(
+    [],
+    { DOTPROXY_PORT: "53", DOT_PORT: "x" },
+    `Invalid DOT_PORT "x": ${PORT_RANGE}`,
+  );
+  assertConfigError(
+    [],
+    { DOT_SERVER: "9.9.9.9", DNS_SERVER_IP: "dns.google" },
+    `Invalid DNS_SERVER_IP "dns.google": ${NOT_IP}`,
+  );
+});

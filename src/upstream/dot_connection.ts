@@ -1,0 +1,283 @@
+/**
+ * One DNS-over-TLS connection to an upstream, shared by many queries at once
+ * (RFC 7858 §3.3 pipelining): each query gets an ID that is free on this
+ * connection, replies are matched by ID and question in whatever order they
+ * come, and a reply that does not match is refused (RFC 5452 §3).
+ *
+ * @module
+ */
+
+import { LengthPrefixDecoder } from "../framing/length_prefix_decoder.ts";
+import { HEADER_LENGTH } from "../wire/constants.ts";
+import { getId } from "../wire/header.ts";
+import { type MessageLayout, parseMessage } from "../wire/message.ts";
+import { replyMismatch } from "../wire/reply_match.ts";
+import { FRAME_PREFIX_LENGTH, setFrameId } from "../wire/upstream_query.ts";
+import type { UpstreamSpec } from "../upstream_spec.ts";
+import { getLogger } from "../log.ts";
+import { describeConnectError } from "./tls_error.ts";
+import { UpstreamError } from "./upstream_error.ts";
+
+const log = getLogger("upstream");
+
+/** A matched reply. */
+export interface Exchanged {
+  /** The reply as received (a view; copy before keeping it). */
+  readonly reply: Uint8Array;
+  readonly layout: MessageLayout;
+}
+
+/** How to open a connection. */
+export interface DotConnectionOptions {
+  readonly spec: UpstreamSpec;
+  /** Extra trusted CA certificates (PEM), added to the built-in roots. */
+  readonly caCerts: readonly string[];
+  /** Deadline for TCP connect plus TLS handshake. */
+  readonly connectTimeoutMs: number;
+  /** Close the connection after this long without queries (RFC 7766 §6.2.4). */
+  readonly idleTimeoutMs: number;
+}
+
+interface Pending {
+  readonly query: Uint8Array;
+  readonly layout: MessageLayout;
+  readonly sentAt: number;
+  readonly resolve: (exchanged: Exchanged) => void;
+  readonly reject: (error: UpstreamError) => void;
+  /** Set when the query timed out; its ID stays reserved until its late reply or the close. */
+  abandoned: boolean;
+}
+
+/** Abandoned IDs kept per connection before it is recycled. */
+const MAX_ABANDONED = 1024;
+
+/** A pipelined DNS-over-TLS connection. */
+export class DotConnection {
+  readonly #label: string;
+  readonly #conn: Deno.TlsConn;
+  readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
+  readonly #idleTimeoutMs: number;
+  /** Queries sent and not yet answered, by upstream ID; all rejected on close. */
+  readonly #pending = new Map<number, Pending>();
+  #inFlight = 0;
+  #abandoned = 0;
+  #nextId = Math.floor(Math.random() * 0x10000);
+  #lastReadAt = 0;
+  #idleTimer: ReturnType<typeof setTimeout> | undefined;
+  #closeReason: string | null = null;
+  /** Settles when the connection is closed and its read loop has ended. */
+  readonly done: Promise<void>;
+
+  private constructor(conn: Deno.TlsConn, options: DotConnectionOptions) {
+    this.#label = options.spec.label;
+    this.#conn = conn;
+    this.#writer = conn.writable.getWriter();
+    this.#idleTimeoutMs = options.idleTimeoutMs;
+    this.done = this.#readLoop();
+    this.#armIdleTimer();
+  }
+
+  /**
+   * Connects over TCP to the upstream's IP and completes a TLS handshake that
+   * verifies the certificate chain and the authentication name (RFC 8310
+   * strict profile). There is no fallback of any kind.
+   *
+   * @param options Where and how to connect.
+   * @returns The open connection.
+   * @throws {UpstreamError} With reason "connect" or "tls".
+   */
+  static async open(options: DotConnectionOptions): Promise<DotConnection> {
+    const { spec } = options;
+    const deadline = AbortSignal.timeout(options.connectTimeoutMs);
+    let tcp: Deno.TcpConn;
+    try {
+      tcp = await Deno.connect({ hostname: spec.address, port: spec.port, signal: deadline });
+    } catch (error) {
+      const detail = describeConnectError(error, spec.authName);
+      throw new UpstreamError("connect", spec.label, `Cannot connect: ${detail}`, { cause: error });
+    }
+    let tls: Deno.TlsConn | undefined;
+    const onTimeout = () => (tls ?? tcp).close();
+    deadline.addEventListener("abort", onTimeout);
+    try {
+      tls = await Deno.startTls(tcp, {
+        hostname: spec.authName,
+        caCerts: [...options.caCerts],
+        alpnProtocols: ["dot"],
+      });
+      await tls.handshake();
+    } catch (error) {
+      try {
+        (tls ?? tcp).close();
+      } catch {
+        // Already closed by the timeout or by the failed handshake.
+      }
+      const detail = deadline.aborted
+        ? "TLS handshake timed out"
+        : describeConnectError(error, spec.authName);
+      throw new UpstreamError("tls", spec.label, `TLS handshake failed: ${detail}`, {
+        cause: error,
+      });
+    } finally {
+      deadline.removeEventListener("abort", onTimeout);
+    }
+    return new DotConnection(tls, options);
+  }
+
+  /** Queries waiting for their answer. */
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+
+  /** Whether the connection can take no more queries. */
+  get closed(): boolean {
+    return this.#closeReason !== null;
+  }
+
+  /**
+   * Sends a framed query and waits for its reply.
+   *
+   * @param frame The framed query (length prefix first); its ID is overwritten.
+   * @param layout The layout of the query in the frame.
+   * @param signal Aborts the wait (the attempt's deadline).
+   * @returns The matched reply.
+   * @throws {UpstreamError} "timeout" when `signal` aborts, "closed" when the
+   * connection ends first, "bad-reply" when the answer does not match.
+   */
+  exchange(frame: Uint8Array, layout: MessageLayout, signal: AbortSignal): Promise<Exchanged> {
+    if (this.#closeReason !== null) {
+      return Promise.reject(new UpstreamError("closed", this.#label, this.#closeReason));
+    }
+    const id = this.#allocateId();
+    setFrameId(frame, id);
+    clearTimeout(this.#idleTimer);
+    return new Promise<Exchanged>((resolve, reject) => {
+      const onAbort = () => this.#abandon(id, pending);
+      const pending: Pending = {
+        query: frame.subarray(FRAME_PREFIX_LENGTH),
+        layout,
+        sentAt: performance.now(),
+        resolve: (exchanged) => {
+          signal.removeEventListener("abort", onAbort);
+          resolve(exchanged);
+        },
+        reject: (error) => {
+          signal.removeEventListener("abort", onAbort);
+          reject(error);
+        },
+        abandoned: false,
+      };
+      this.#pending.set(id, pending);
+      this.#inFlight++;
+      signal.addEventListener("abort", onAbort, { once: true });
+      this.#writer.write(frame).catch((error) => {
+        this.close(`write failed: ${describeConnectError(error, "")}`);
+      });
+    });
+  }
+
+  /**
+   * Closes the connection; queries still waiting fail with "closed" so that
+   * the caller can resend them elsewhere.
+   *
+   * @param reason Why, for logs and for the queries' errors.
+   */
+  close(reason = "closed by the proxy"): void {
+    if (this.#closeReason !== null) return;
+    this.#closeReason = reason;
+    clearTimeout(this.#idleTimer);
+    try {
+      this.#conn.close();
+    } catch {
+      // The resource is already gone (the read loop saw the end first).
+    }
+    for (const pending of this.#pending.values()) {
+      if (!pending.abandoned) pending.reject(new UpstreamError("closed", this.#label, reason));
+    }
+    this.#pending.clear();
+    this.#inFlight = 0;
+  }
+
+  async #readLoop(): Promise<void> {
+    let reason = "server closed the connection";
+    try {
+      const messages = this.#conn.readable.pipeThrough(new LengthPrefixDecoder());
+      for await (const message of messages) {
+        this.#lastReadAt = performance.now();
+        if (message.length < HEADER_LENGTH) {
+          reason = `bad reply: message of ${message.length} octets`;
+          break;
+        }
+        this.#deliver(message);
+      }
+    } catch (error) {
+      if (this.#closeReason === null) reason = describeConnectError(error, "");
+    }
+    if (this.#closeReason === null) {
+      log.debug("{upstream}: {reason}", { upstream: this.#label, reason });
+    }
+    this.close(reason);
+  }
+
+  #deliver(message: Uint8Array): void {
+    const id = getId(message);
+    const pending = this.#pending.get(id);
+    if (pending === undefined) {
+      log.debug("{upstream}: reply with unknown ID {id} ignored", { upstream: this.#label, id });
+      return;
+    }
+    this.#pending.delete(id);
+    if (pending.abandoned) {
+      this.#abandoned--;
+      return;
+    }
+    this.#inFlight--;
+    if (this.#inFlight === 0) this.#armIdleTimer();
+    let layout: MessageLayout;
+    try {
+      layout = parseMessage(message);
+    } catch (error) {
+      const detail = `malformed reply: ${(error as Error).message}`;
+      pending.reject(new UpstreamError("bad-reply", this.#label, detail, { cause: error }));
+      return;
+    }
+    const mismatch = replyMismatch(message, layout, pending.query, pending.layout);
+    if (mismatch !== null) {
+      pending.reject(new UpstreamError("bad-reply", this.#label, `reply refused: ${mismatch}`));
+      return;
+    }
+    pending.resolve({ reply: message, layout });
+  }
+
+  /** The query timed out: keep its ID reserved so a late reply cannot match a newer query. */
+  #abandon(id: number, pending: Pending): void {
+    if (this.#pending.get(id) !== pending) return;
+    pending.abandoned = true;
+    this.#inFlight--;
+    this.#abandoned++;
+    const waited = Math.round(performance.now() - pending.sentAt);
+    pending.reject(new UpstreamError("timeout", this.#label, `no answer within ${waited} ms`));
+    if (this.#lastReadAt < pending.sentAt) {
+      // Nothing at all came back since this query went out: the connection
+      // may be dead without a close (a route change, a silent middlebox), so
+      // stop using it and let the other queries go out on a fresh one.
+      this.close(`no data for ${waited} ms; connection presumed dead`);
+    } else if (this.#abandoned > MAX_ABANDONED) {
+      this.close("too many unanswered queries");
+    } else if (this.#inFlight === 0) {
+      this.#armIdleTimer();
+    }
+  }
+
+  #allocateId(): number {
+    let id = this.#nextId;
+    while (this.#pending.has(id)) id = (id + 1) & 0xffff;
+    this.#nextId = (id + 1) & 0xffff;
+    return id;
+  }
+
+  #armIdleTimer(): void {
+    clearTimeout(this.#idleTimer);
+    this.#idleTimer = setTimeout(() => this.close("idle"), this.#idleTimeoutMs);
+  }
+}

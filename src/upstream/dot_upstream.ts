@@ -1,0 +1,171 @@
+/**
+ * One DNS-over-TLS upstream: a small pool of long-lived, pipelined
+ * connections (RFC 7858 §3.4, RFC 7766 §6.2.2) and its health.
+ *
+ * Queries go to the least busy open connection; a further connection is
+ * opened only when every open one is busy, up to `maxConnections`. One
+ * connection attempt runs at a time, and every query waiting for it shares
+ * its outcome, so a burst never turns into a burst of handshakes.
+ *
+ * @module
+ */
+
+import type { MessageLayout } from "../wire/message.ts";
+import { buildUpstreamFrame } from "../wire/upstream_query.ts";
+import { parseMessage } from "../wire/message.ts";
+import type { UpstreamSpec } from "../upstream_spec.ts";
+import { getLogger } from "../log.ts";
+import { DotConnection, type Exchanged } from "./dot_connection.ts";
+import { UpstreamHealth } from "./health.ts";
+import { UpstreamError } from "./upstream_error.ts";
+
+const log = getLogger("upstream");
+
+/** Settings of one upstream. */
+export interface DotUpstreamOptions {
+  readonly spec: UpstreamSpec;
+  /** Extra trusted CA certificates (PEM). */
+  readonly caCerts: readonly string[];
+  /** Deadline for TCP connect plus TLS handshake. @default {2000} */
+  readonly connectTimeoutMs?: number;
+  /** Close connections idle this long. @default {30000} */
+  readonly idleTimeoutMs?: number;
+  /** Connections kept open at most. @default {2} */
+  readonly maxConnections?: number;
+  /** Queries in flight on one connection at most. @default {512} */
+  readonly maxInFlightPerConnection?: number;
+}
+
+/** Queries in flight on the least busy connection before another is opened. */
+const SPREAD_THRESHOLD = 100;
+
+/** `. IN NS` with RD=1: the probe CoreDNS sends; any matching answer means alive. */
+const PROBE_QUERY = new Uint8Array([0, 0, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 1]);
+const PROBE_LAYOUT = parseMessage(PROBE_QUERY);
+
+/** A DNS-over-TLS upstream resolver. */
+export class DotUpstream {
+  /** The upstream as configured, e.g. `1.1.1.1:853#cloudflare-dns.com`. */
+  readonly label: string;
+  /** Up/down state, probed while down. */
+  readonly health: UpstreamHealth;
+  readonly #connectOptions;
+  readonly #maxConnections: number;
+  readonly #maxInFlight: number;
+  /** Open connections, oldest first; each removes itself when it ends. */
+  readonly #connections: DotConnection[] = [];
+  #connecting: Promise<DotConnection> | null = null;
+  #closed = false;
+
+  /** @param options Settings of this upstream. */
+  constructor(options: DotUpstreamOptions) {
+    this.label = options.spec.label;
+    this.#connectOptions = {
+      spec: options.spec,
+      caCerts: options.caCerts,
+      connectTimeoutMs: options.connectTimeoutMs ?? 2000,
+      idleTimeoutMs: options.idleTimeoutMs ?? 30000,
+    };
+    this.#maxConnections = options.maxConnections ?? 2;
+    this.#maxInFlight = options.maxInFlightPerConnection ?? 512;
+    this.health = new UpstreamHealth({
+      label: this.label,
+      probe: (signal) => this.#probe(signal),
+    });
+  }
+
+  /** Connections currently open. */
+  get openConnections(): number {
+    return this.#connections.length;
+  }
+
+  /**
+   * Sends a framed query on a pooled connection and waits for its reply.
+   *
+   * @param frame The framed query (see `buildUpstreamFrame`); its ID is overwritten.
+   * @param layout Layout of the query in the frame.
+   * @param signal The attempt's deadline.
+   * @returns The matched reply.
+   * @throws {UpstreamError} On any failure, with its reason.
+   */
+  async exchange(
+    frame: Uint8Array,
+    layout: MessageLayout,
+    signal: AbortSignal,
+  ): Promise<Exchanged> {
+    const connection = await this.#acquire(signal);
+    return await connection.exchange(frame, layout, signal);
+  }
+
+  /** Closes every connection and stops probing. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    await this.#connecting?.catch(() => {});
+    const connections = [...this.#connections];
+    for (const connection of connections) connection.close("proxy shutting down");
+    await Promise.all(connections.map((connection) => connection.done));
+    await this.health.close();
+  }
+
+  async #acquire(signal: AbortSignal): Promise<DotConnection> {
+    if (this.#closed) throw new UpstreamError("closed", this.label, "proxy shutting down");
+    let best: DotConnection | undefined;
+    for (const connection of this.#connections) {
+      if (connection.closed || connection.inFlight >= this.#maxInFlight) continue;
+      if (best === undefined || connection.inFlight < best.inFlight) best = connection;
+    }
+    const canGrow = this.#connections.length < this.#maxConnections;
+    if (best !== undefined && (best.inFlight < SPREAD_THRESHOLD || !canGrow)) return best;
+    if (!canGrow) {
+      throw new UpstreamError("timeout", this.label, "every connection is full");
+    }
+    const opening = this.#connecting ??= this.#open();
+    if (best !== undefined) return best; // keep going while the new connection opens
+    return await abortable(opening, signal, this.label);
+  }
+
+  #open(): Promise<DotConnection> {
+    const opening = DotConnection.open(this.#connectOptions).then((connection) => {
+      if (this.#closed) {
+        connection.close("proxy shutting down");
+        throw new UpstreamError("closed", this.label, "proxy shutting down");
+      }
+      this.#connections.push(connection);
+      log.debug("{upstream}: TLS connection open ({count} in all)", {
+        upstream: this.label,
+        count: this.#connections.length,
+      });
+      connection.done.then(() => {
+        const index = this.#connections.indexOf(connection);
+        if (index >= 0) this.#connections.splice(index, 1);
+      });
+      return connection;
+    }).finally(() => this.#connecting = null);
+    // Callers that found another connection do not await this attempt; a
+    // failure still reaches the health state through those that do, or here.
+    opening.catch((error) => {
+      if (error instanceof UpstreamError && error.reason !== "closed") {
+        this.health.recordFailure(error);
+      }
+    });
+    return opening;
+  }
+
+  async #probe(signal: AbortSignal): Promise<void> {
+    await this.exchange(buildUpstreamFrame(PROBE_QUERY, PROBE_LAYOUT), PROBE_LAYOUT, signal);
+  }
+}
+
+/** Waits for `promise` unless `signal` aborts first (the promise keeps running). */
+function abortable<T>(promise: Promise<T>, signal: AbortSignal, label: string): Promise<T> {
+  if (signal.aborted) return Promise.reject(timeoutError(label));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(timeoutError(label));
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
+}
+
+function timeoutError(label: string): UpstreamError {
+  return new UpstreamError("timeout", label, "no connection before the deadline");
+}

@@ -1,0 +1,129 @@
+/**
+ * The health of one upstream, learnt from real queries and, while it is
+ * down, from probes (the pattern of CoreDNS `plugin/pkg/up`): the first hard
+ * failure marks it down, one probe loop at a time retries it with growing
+ * intervals, and the first answer brings it back, without a restart.
+ *
+ * State changes are logged once each, never per failed query.
+ *
+ * @module
+ */
+
+import { getLogger } from "../log.ts";
+import type { UpstreamError } from "./upstream_error.ts";
+
+const log = getLogger("upstream");
+
+/** How health is judged and how a down upstream is probed. */
+export interface UpstreamHealthOptions {
+  /** The upstream's label, for logs. */
+  readonly label: string;
+  /** Sends one probe query; resolves when any matching answer comes back. */
+  readonly probe: (signal: AbortSignal) => Promise<void>;
+  /** Consecutive soft failures (timeouts, bad replies) that mark it down. @default {2} */
+  readonly maxFails?: number;
+  /** First wait between probes; doubled after each failed probe. @default {250} */
+  readonly probeIntervalMs?: number;
+  /** Longest wait between probes. @default {5000} */
+  readonly maxProbeIntervalMs?: number;
+  /** Deadline of one probe. @default {2000} */
+  readonly probeTimeoutMs?: number;
+}
+
+/** Up/down state of an upstream, with a background probe while down. */
+export class UpstreamHealth {
+  readonly #options: UpstreamHealthOptions;
+  #up = true;
+  #failures = 0;
+  #downSince = 0;
+  #probing: Promise<void> | null = null;
+  readonly #stop = new AbortController();
+
+  /** @param options How health is judged and probed. */
+  constructor(options: UpstreamHealthOptions) {
+    this.#options = options;
+  }
+
+  /** Whether queries should be sent to this upstream. */
+  get up(): boolean {
+    return this.#up;
+  }
+
+  /** An exchange succeeded. */
+  recordSuccess(): void {
+    this.#failures = 0;
+  }
+
+  /**
+   * An exchange failed. Connection and TLS failures mark the upstream down at
+   * once; timeouts, closes and bad replies after `maxFails` in a row.
+   *
+   * @param error What went wrong.
+   */
+  recordFailure(error: UpstreamError): void {
+    if (!this.#up) return;
+    this.#failures++;
+    const hard = error.reason === "connect" || error.reason === "tls";
+    if (hard || this.#failures >= (this.#options.maxFails ?? 2)) this.#markDown(error);
+  }
+
+  /** Stops probing. */
+  async close(): Promise<void> {
+    this.#stop.abort();
+    await this.#probing;
+  }
+
+  #markDown(error: UpstreamError): void {
+    this.#up = false;
+    this.#downSince = performance.now();
+    log.warn("Upstream {upstream} is down ({reason}): {error}; probing it in the background", {
+      upstream: this.#options.label,
+      reason: error.reason,
+      error: error.message,
+    });
+    if (this.#probing === null && !this.#stop.signal.aborted) {
+      this.#probing = this.#probeUntilUp().finally(() => this.#probing = null);
+    }
+  }
+
+  async #probeUntilUp(): Promise<void> {
+    let interval = this.#options.probeIntervalMs ?? 250;
+    const maxInterval = this.#options.maxProbeIntervalMs ?? 5000;
+    const stop = this.#stop.signal;
+    while (!stop.aborted) {
+      await sleep(interval, stop);
+      if (stop.aborted) return;
+      try {
+        const timeout = AbortSignal.timeout(this.#options.probeTimeoutMs ?? 2000);
+        await this.#options.probe(AbortSignal.any([timeout, stop]));
+      } catch (error) {
+        log.debug("Probe of {upstream} failed: {error}", {
+          upstream: this.#options.label,
+          error: (error as Error).message,
+        });
+        interval = Math.min(interval * 2, maxInterval);
+        continue;
+      }
+      this.#up = true;
+      this.#failures = 0;
+      const downFor = ((performance.now() - this.#downSince) / 1000).toFixed(1);
+      log.info("Upstream {upstream} is up again after {downFor} s", {
+        upstream: this.#options.label,
+        downFor,
+      });
+      return;
+    }
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done, { once: true });
+  });
+}

@@ -1,0 +1,181 @@
+/**
+ * Parsing of DNS-over-TLS upstream specifications such as `1.1.1.1:853#cloudflare-dns.com`.
+ *
+ * @module
+ */
+
+import { isIP } from "node:net";
+
+/** TCP port of DNS over TLS (RFC 7858), used when a spec gives none. */
+export const DEFAULT_DOT_PORT = 853;
+
+/** One DNS-over-TLS upstream resolver. */
+export interface UpstreamSpec {
+  /** IP address to dial (IPv4 dotted quad or IPv6 without brackets). */
+  readonly address: string;
+  /** TCP port, default 853. */
+  readonly port: number;
+  /**
+   * Authentication domain name checked against the certificate (RFC 8310); the IP itself when
+   * none was given.
+   */
+  readonly authName: string;
+  /**
+   * Canonical display form: `1.1.1.1:853#cloudflare-dns.com`,
+   * `[2606:4700::1111]:853#cloudflare-dns.com`, `9.9.9.9:853` (no #name when authName is the IP).
+   */
+  readonly label: string;
+}
+
+/**
+ * Error thrown by {@linkcode parseUpstreamSpec}. It is a `SyntaxError` that also carries the
+ * offending text and the bare reason, so callers can reword the message (e.g. name the flag).
+ */
+export class UpstreamSpecError extends SyntaxError {
+  /** The spec text that failed to parse. */
+  readonly text: string;
+  /** Why it failed, starting in lower case, e.g. `port must be an integer from 1 to 65535`. */
+  readonly reason: string;
+
+  /**
+   * Creates an error with the message `Invalid upstream "TEXT": REASON`.
+   *
+   * @param text The spec text that failed to parse.
+   * @param reason Why it failed, starting in lower case.
+   */
+  constructor(text: string, reason: string) {
+    super(`Invalid upstream "${text}": ${reason}`);
+    this.name = "UpstreamSpecError";
+    this.text = text;
+    this.reason = reason;
+  }
+}
+
+const LABEL_PATTERN = /^[a-z0-9_-]+$/;
+
+/**
+ * Parses an upstream spec of the form `IP[:PORT][#AUTH_NAME]`. IPv6 addresses are written as
+ * `[IP]:PORT#AUTH_NAME`, `[IP]#AUTH_NAME` or `[IP]`; a bare IPv6 address without brackets is
+ * accepted when everything before `#` is one valid IPv6 address. The address must be an IP
+ * (there is no bootstrap DNS). PORT defaults to 853. AUTH_NAME is a hostname (a trailing dot is
+ * removed and it is lowercased) or an IP address; without it the certificate must match the IP.
+ *
+ * @example Parse IPv4 and IPv6 specs
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseUpstreamSpec } from "./upstream_spec.ts";
+ *
+ * assert.deepEqual(parseUpstreamSpec("1.1.1.1#Cloudflare-DNS.com."), {
+ *   address: "1.1.1.1",
+ *   port: 853,
+ *   authName: "cloudflare-dns.com",
+ *   label: "1.1.1.1:853#cloudflare-dns.com",
+ * });
+ * assert.equal(parseUpstreamSpec("[2620:fe::fe]:8853").label, "[2620:fe::fe]:8853");
+ * assert.throws(() => parseUpstreamSpec("dns.google"), SyntaxError);
+ * ```
+ *
+ * @param text The spec, e.g. `9.9.9.9:853#dns.quad9.net`.
+ * @returns The parsed, frozen upstream.
+ * @throws {UpstreamSpecError} A `SyntaxError` describing what is wrong with `text`.
+ */
+export function parseUpstreamSpec(text: string): UpstreamSpec {
+  const hash = text.indexOf("#");
+  const hostPort = hash === -1 ? text : text.slice(0, hash);
+  const { address, port } = parseHostPort(text, hostPort);
+  const authName = hash === -1 ? address : parseAuthName(text, text.slice(hash + 1));
+  const host = isIP(address) === 6 ? `[${address}]` : address;
+  const label = authName === address ? `${host}:${port}` : `${host}:${port}#${authName}`;
+  return Object.freeze({ address, port, authName, label });
+}
+
+/** The built-in upstreams: Cloudflare's two IPv4 resolvers. */
+export const DEFAULT_UPSTREAMS: readonly UpstreamSpec[] = Object.freeze([
+  parseUpstreamSpec("1.1.1.1:853#cloudflare-dns.com"),
+  parseUpstreamSpec("1.0.0.1:853#cloudflare-dns.com"),
+]);
+
+interface HostPort {
+  readonly address: string;
+  readonly port: number;
+}
+
+function parseHostPort(text: string, hostPort: string): HostPort {
+  if (hostPort === "") {
+    throw new UpstreamSpecError(text, "the IP address is missing, expected IP[:PORT][#AUTH_NAME]");
+  }
+  if (hostPort.startsWith("[")) return parseBracketed(text, hostPort);
+  if (isIP(hostPort) === 6) return { address: hostPort, port: DEFAULT_DOT_PORT };
+  const colon = hostPort.lastIndexOf(":");
+  const address = colon === -1 ? hostPort : hostPort.slice(0, colon);
+  if (address.includes(":")) {
+    throw new UpstreamSpecError(
+      text,
+      `"${hostPort}" is not an IPv6 address; write an IPv6 address with a port as [IP]:PORT`,
+    );
+  }
+  if (address === "") {
+    throw new UpstreamSpecError(text, "the IP address is missing, expected IP[:PORT][#AUTH_NAME]");
+  }
+  if (isIP(address) !== 4) {
+    throw new UpstreamSpecError(
+      text,
+      `address "${address}" is not an IP address (hostnames are not supported: no bootstrap DNS)`,
+    );
+  }
+  const port = colon === -1 ? DEFAULT_DOT_PORT : parsePort(text, hostPort.slice(colon + 1));
+  return { address, port };
+}
+
+function parseBracketed(text: string, hostPort: string): HostPort {
+  const close = hostPort.indexOf("]");
+  if (close === -1) throw new UpstreamSpecError(text, 'missing "]" after the IPv6 address');
+  const address = hostPort.slice(1, close);
+  if (isIP(address) !== 6) {
+    throw new UpstreamSpecError(text, `"${address}" in brackets is not an IPv6 address`);
+  }
+  const rest = hostPort.slice(close + 1);
+  if (rest === "") return { address, port: DEFAULT_DOT_PORT };
+  if (!rest.startsWith(":")) {
+    throw new UpstreamSpecError(text, `expected ":PORT" or "#AUTH_NAME" after "]", got "${rest}"`);
+  }
+  return { address, port: parsePort(text, rest.slice(1)) };
+}
+
+function parsePort(text: string, raw: string): number {
+  const port = /^[0-9]+$/.test(raw) ? Number(raw) : NaN;
+  if (!(port >= 1 && port <= 65535)) {
+    throw new UpstreamSpecError(text, "port must be an integer from 1 to 65535");
+  }
+  return port;
+}
+
+function parseAuthName(text: string, name: string): string {
+  if (name === "") {
+    throw new UpstreamSpecError(text, 'the authentication name after "#" is empty');
+  }
+  if (isIP(name) !== 0) return name;
+  const host = (name.endsWith(".") ? name.slice(0, -1) : name).toLowerCase();
+  if (host.length > 253) {
+    throw new UpstreamSpecError(text, "the authentication name is longer than 253 characters");
+  }
+  for (const label of host.split(".")) {
+    if (label === "") {
+      throw new UpstreamSpecError(text, `the authentication name "${name}" has an empty label`);
+    }
+    if (label.length > 63) {
+      throw new UpstreamSpecError(
+        text,
+        `the authentication name label "${label}" is longer than 63 characters`,
+      );
+    }
+    if (!LABEL_PATTERN.test(label)) {
+      throw new UpstreamSpecError(
+        text,
+        `the authentication name "${name}" must be a hostname (letters, digits, "-", "_") ` +
+          "or an IP address",
+      );
+    }
+  }
+  return host;
+}
