@@ -1,0 +1,55 @@
+/**
+ * Starts the real proxy in this process, on loopback with an ephemeral port,
+ * forwarding to test upstreams that present the committed test certificates.
+ *
+ * @module
+ */
+
+import { type RunningProxy, startProxy } from "../../src/proxy.ts";
+import { parseUpstreamSpec } from "../../src/upstream_spec.ts";
+import type { FakeDotServer } from "./fake_dot_server.ts";
+import { testdataPath } from "./tools.ts";
+
+/** The committed test CA, trusted by the proxy in tests. */
+export const TEST_CA = Deno.readTextFileSync(testdataPath("tls", "ca.pem"));
+
+/** Options of {@linkcode startTestProxy}. */
+export interface TestProxyOptions {
+  /** Upstream specs; a server becomes `127.0.0.1:PORT#dot.test`. */
+  readonly upstreams: readonly (FakeDotServer | string)[];
+  readonly timeoutMs?: number;
+  readonly maxUdpSize?: number;
+  readonly tcpIdleTimeoutMs?: number;
+  readonly upstreamIdleTimeoutMs?: number;
+}
+
+/**
+ * Starts the proxy.
+ *
+ * @param options Upstreams and settings.
+ * @returns The running proxy; dispose it to stop it.
+ */
+export function startTestProxy(options: TestProxyOptions): RunningProxy {
+  return startProxy({
+    listen: ["127.0.0.1"],
+    port: 0,
+    upstreams: options.upstreams.map((upstream) =>
+      parseUpstreamSpec(
+        typeof upstream === "string" ? upstream : `127.0.0.1:${upstream.port}#dot.test`,
+      )
+    ),
+    caCerts: [TEST_CA],
+    timeoutMs: options.timeoutMs ?? 3000,
+    maxUdpSize: options.maxUdpSize ?? 1232,
+    tcpIdleTimeoutMs: options.tcpIdleTimeoutMs ?? 10000,
+    upstream: { idleTimeoutMs: options.upstreamIdleTimeoutMs ?? 30000 },
+  });
+}
+
+/** A loopback port that nothing listens on (bound, then closed). */
+export function deadPort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr;
+  listener.close();
+  return port;
+}

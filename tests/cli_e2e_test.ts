@@ -1,0 +1,110 @@
+// The command as users run it: flag errors, help and version, start-up log
+// lines, and a SIGTERM that lets queries in flight finish before exit 0.
+
+import assert from "node:assert/strict";
+import { startFakeDotServer } from "./_util/fake_dot_server.ts";
+import { buildQuery, decode, udpQuery } from "./_util/dns_client.ts";
+import { deadPort } from "./_util/proxy_fixture.ts";
+import { testdataPath } from "./_util/tools.ts";
+
+const MAIN = new URL("../main.ts", import.meta.url).pathname;
+const CA = testdataPath("tls", "ca.pem");
+
+function dotproxy(args: string[], env: Record<string, string> = {}): Deno.Command {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-net", "--allow-read", "--allow-env", MAIN, ...args],
+    env: { NO_COLOR: "1", ...env },
+    clearEnv: true,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  });
+}
+
+async function run(args: string[], env: Record<string, string> = {}) {
+  const { code, stdout, stderr } = await dotproxy(args, env).output();
+  const decoder = new TextDecoder();
+  return { code, stdout: decoder.decode(stdout), stderr: decoder.decode(stderr) };
+}
+
+const badValues: [string[], Record<string, string>, RegExp][] = [
+  [["--port", "70000"], {}, /--port.*70000/],
+  [["--upstream", "dns.example:853"], {}, /--upstream.*dns\.example:853/],
+  [["--ca-file", "/nonexistent/ca.pem"], {}, /--ca-file.*\/nonexistent\/ca\.pem/],
+  [["--bogus"], {}, /--bogus/],
+  [["--log-level", "loud"], {}, /--log-level.*loud/],
+  [[], { DOTPROXY_PORT: "abc" }, /DOTPROXY_PORT.*abc/],
+  [[], { DOT_SERVER: "1.1.1.1:0" }, /DOT_SERVER.*1\.1\.1\.1:0/],
+];
+for (const [args, env, pattern] of badValues) {
+  Deno.test(`a bad value (${[...args, ...Object.keys(env)].join(" ")}) exits 2 with one line`, async () => {
+    const { code, stderr } = await run(args, env);
+    assert.equal(code, 2);
+    const lines = stderr.trimEnd().split("\n");
+    assert.equal(lines.length, 1, stderr);
+    assert.match(lines[0]!, pattern);
+  });
+}
+
+Deno.test("--help prints the usage and --version the version, both exit 0", async () => {
+  const help = await run(["--help"]);
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /--max-udp-size N/);
+  assert.match(help.stdout, /DOTPROXY_UPSTREAMS/);
+  const version = await run(["-V"]);
+  assert.equal(version.code, 0);
+  assert.match(version.stdout, /^dotproxy \d+\.\d+\.\d+\n$/);
+});
+
+Deno.test("a port that cannot be bound exits 1 and says which", async () => {
+  using taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { code, stderr } = await run([
+    "--port",
+    String(taken.addr.port),
+    "--log-format",
+    "text",
+  ]);
+  assert.equal(code, 1);
+  assert.match(stderr, new RegExp(`Cannot listen on 127\\.0\\.0\\.1:${taken.addr.port} \\(TCP\\)`));
+});
+
+Deno.test("SIGTERM: queries in flight are answered, then exit 0", async () => {
+  await using upstream = await startFakeDotServer();
+  const port = deadPort();
+  const child = dotproxy([
+    "--port",
+    String(port),
+    "--upstream",
+    `127.0.0.1:${upstream.port}#dot.test`,
+    "--ca-file",
+    CA,
+  ], { DOTPROXY_LOG_FORMAT: "json" }).spawn();
+  let signalled = false;
+  try {
+    let ready = false;
+    for (let i = 0; i < 100 && !ready; i++) { // bounded: up to ~10 s for Deno to start
+      ready = await udpQuery(port, buildQuery("ready.example.test", "A"), { timeoutMs: 100 })
+        .then(() => true, () => false);
+    }
+    assert.ok(ready, "the proxy answers");
+    const inFlight = udpQuery(port, buildQuery("delay-500.inflight.example.test", "A", { id: 5 }), {
+      timeoutMs: 5000,
+    });
+    while (!upstream.queries.some((query) => query.name.startsWith("delay-500"))) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    child.kill("SIGTERM");
+    signalled = true;
+    const reply = decode(await inFlight);
+    assert.equal(reply.id, 5);
+    assert.equal(reply.rcode, "NOERROR");
+  } finally {
+    if (!signalled) child.kill("SIGTERM");
+    const { code, stderr } = await child.output();
+    const log = new TextDecoder().decode(stderr);
+    assert.equal(code, 0, log);
+    const lines = log.trimEnd().split("\n").map((line) => JSON.parse(line));
+    assert.ok(lines.some((line) => /Listening on 127\.0\.0\.1 port/.test(line.message)));
+    assert.ok(lines.some((line) => /Received SIGTERM/.test(line.message)));
+  }
+});
