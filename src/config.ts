@@ -40,6 +40,14 @@ export interface Config {
   readonly logLevel: LogLevel;
   /** Log output format. */
   readonly logFormat: LogFormat;
+  /** Most answers kept in the cache; 0 turns caching off. */
+  readonly cacheSize: number;
+  /** Lower bound on cached TTLs, in seconds. */
+  readonly cacheMinTtl: number;
+  /** Upper bound on cached TTLs, in seconds. */
+  readonly cacheMaxTtl: number;
+  /** How long after expiry an answer may still be served stale (RFC 8767), in seconds; 0 = never. */
+  readonly staleTtl: number;
 }
 
 /** What {@linkcode parseConfig} reads besides the arguments. */
@@ -84,6 +92,11 @@ export const USAGE = `dotproxy [options]
       --max-udp-size N  largest UDP answer sent to clients (default 1232, DNS Flag Day 2020)
       --log-level L     debug | info | warning | error (default info)
       --log-format F    text | json (default text on a terminal, json otherwise)
+      --cache-size N    answers kept in memory (default 10000; 0 turns the cache off)
+      --cache-min-ttl S lower bound on cached TTLs in seconds (default 0)
+      --cache-max-ttl S upper bound on cached TTLs in seconds (default 86400)
+      --stale-ttl S     serve expired answers up to S seconds old when upstreams fail
+                        (RFC 8767; default 86400; 0 turns serve-stale off)
   -h, --help            usage; -V, --version
 
 Environment (flags win over variables; empty variables count as unset):
@@ -95,6 +108,10 @@ Environment (flags win over variables; empty variables count as unset):
   DOTPROXY_MAX_UDP_SIZE  --max-udp-size
   DOTPROXY_LOG_LEVEL     --log-level
   DOTPROXY_LOG_FORMAT    --log-format
+  DOTPROXY_CACHE_SIZE    --cache-size
+  DOTPROXY_CACHE_MIN_TTL --cache-min-ttl
+  DOTPROXY_CACHE_MAX_TTL --cache-max-ttl
+  DOTPROXY_STALE_TTL     --stale-ttl
 Legacy variables, used when the DOTPROXY_* variable is unset:
   DOT_PORT               --port
   DOT_SERVER             one upstream SPEC (wins over DNS_SERVER_IP)
@@ -265,6 +282,30 @@ const SETTINGS = {
     env: ["DOTPROXY_LOG_FORMAT"],
     parse: oneOf("text", "json"),
     default: (environment) => environment.isTerminal ? "text" : "json",
+  }),
+  cacheSize: single<number>({
+    flag: "cache-size",
+    env: ["DOTPROXY_CACHE_SIZE"],
+    parse: integer(0, 10_000_000),
+    default: () => 10000,
+  }),
+  cacheMinTtl: single<number>({
+    flag: "cache-min-ttl",
+    env: ["DOTPROXY_CACHE_MIN_TTL"],
+    parse: integer(0, 604800),
+    default: () => 0,
+  }),
+  cacheMaxTtl: single<number>({
+    flag: "cache-max-ttl",
+    env: ["DOTPROXY_CACHE_MAX_TTL"],
+    parse: integer(0, 604800),
+    default: () => 86400,
+  }),
+  staleTtl: single<number>({
+    flag: "stale-ttl",
+    env: ["DOTPROXY_STALE_TTL"],
+    parse: integer(0, 604800),
+    default: () => 86400,
   }),
 };
 

@@ -79,6 +79,10 @@ Deno.test("parseConfig() returns the defaults without arguments or variables", (
     maxUdpSize: 1232,
     logLevel: "info",
     logFormat: "json",
+    cacheSize: 10000,
+    cacheMinTtl: 0,
+    cacheMaxTtl: 86400,
+    staleTtl: 86400,
   });
   assert(Object.isFrozen(config));
 });
@@ -91,7 +95,8 @@ Deno.test("parseConfig() defaults to text logs on a terminal and json otherwise"
 Deno.test("parseConfig() reads every long flag", () => {
   const config = run(argv(
     "--listen 0.0.0.0 --port 5353 --upstream 9.9.9.9#dns.quad9.net --ca-file /ca.pem " +
-      "--timeout 2500 --max-udp-size 4096 --log-level debug --log-format text",
+      "--timeout 2500 --max-udp-size 4096 --log-level debug --log-format text " +
+      "--cache-size 50 --cache-min-ttl 5 --cache-max-ttl 3600 --stale-ttl 0",
   ));
   assert.deepEqual({ ...config, upstreams: labels(config) }, {
     listen: ["0.0.0.0"],
@@ -103,6 +108,10 @@ Deno.test("parseConfig() reads every long flag", () => {
     maxUdpSize: 4096,
     logLevel: "debug",
     logFormat: "text",
+    cacheSize: 50,
+    cacheMinTtl: 5,
+    cacheMaxTtl: 3600,
+    staleTtl: 0,
   });
 });
 
@@ -155,6 +164,10 @@ Deno.test("parseConfig() reads every DOTPROXY_* variable", () => {
     DOTPROXY_MAX_UDP_SIZE: "1400",
     DOTPROXY_LOG_LEVEL: "warning",
     DOTPROXY_LOG_FORMAT: "text",
+    DOTPROXY_CACHE_SIZE: "0",
+    DOTPROXY_CACHE_MIN_TTL: "1",
+    DOTPROXY_CACHE_MAX_TTL: "60",
+    DOTPROXY_STALE_TTL: "30",
   });
   assert.deepEqual({ ...config, upstreams: labels(config) }, {
     listen: ["127.0.0.1", "::1"],
@@ -166,6 +179,10 @@ Deno.test("parseConfig() reads every DOTPROXY_* variable", () => {
     maxUdpSize: 1400,
     logLevel: "warning",
     logFormat: "text",
+    cacheSize: 0,
+    cacheMinTtl: 1,
+    cacheMaxTtl: 60,
+    staleTtl: 30,
   });
 });
 
