@@ -11,14 +11,20 @@ import { HEADER_LENGTH, MAX_NAME_LENGTH } from "./constants.ts";
 import { DnsFormatError } from "./dns_format_error.ts";
 
 const POINTER = 0xc0;
+/**
+ * A name has at most 127 labels, so it never needs more pointers than this
+ * unless pointers point at pointers; refusing longer chains bounds the work
+ * per name (a chain may otherwise be as long as the message).
+ */
+const MAX_POINTERS = 128;
 
 /**
  * Checks the name at `offset` and returns where it ends in the message.
  *
  * Compression pointers must point before the label sequence that holds them,
  * so following them always moves backwards and cannot loop (the rule
- * dns-packet applies, strengthened to cover chains), and the expanded name may
- * not exceed 255 octets.
+ * dns-packet applies, strengthened to cover chains), no more than 128 of them
+ * may be followed, and the expanded name may not exceed 255 octets.
  *
  * @example Usage
  * ```ts
@@ -34,13 +40,14 @@ const POINTER = 0xc0;
  * @param offset Where the name starts.
  * @returns The offset just after the name as written at `offset`.
  * @throws {DnsFormatError} On truncation, a bad label type, a pointer that does
- * not go backwards, or a name longer than 255 octets.
+ * not go backwards, more than 128 pointers, or a name longer than 255 octets.
  */
 export function skipName(message: Uint8Array, offset: number): number {
   let position = offset;
   let segmentStart = offset;
   let end = -1;
   let expanded = 0;
+  let pointers = 0;
   for (;;) {
     if (position >= message.length) {
       throw new DnsFormatError("Cannot read name: truncated", position);
@@ -53,6 +60,9 @@ export function skipName(message: Uint8Array, offset: number): number {
       const target = ((length & 0x3f) << 8) | message[position + 1]!;
       if (target >= segmentStart || target < HEADER_LENGTH) {
         throw new DnsFormatError("Cannot read name: pointer does not point backwards", position);
+      }
+      if (++pointers > MAX_POINTERS) {
+        throw new DnsFormatError("Cannot read name: too many compression pointers", position);
       }
       if (end < 0) end = position + 2;
       position = segmentStart = target;
