@@ -11,6 +11,8 @@ import { TcpFrontend } from "./frontend/tcp_frontend.ts";
 import { QueryHandler } from "./query_handler.ts";
 import { DotUpstream, type DotUpstreamOptions } from "./upstream/dot_upstream.ts";
 import { Forwarder } from "./upstream/forwarder.ts";
+import { DnsCache } from "./cache/dns_cache.ts";
+import { Resolver } from "./cache/resolver.ts";
 import { getLogger } from "./log.ts";
 
 const log = getLogger();
@@ -18,7 +20,10 @@ const log = getLogger();
 /** What the proxy needs from the configuration, plus tuning knobs for tests. */
 export type ProxyOptions =
   & Pick<Config, "listen" | "port" | "upstreams" | "caCerts" | "timeoutMs" | "maxUdpSize">
+  & Partial<Pick<Config, "cacheSize" | "cacheMinTtl" | "cacheMaxTtl" | "staleTtl">>
   & {
+    /** Bytes the cache may hold. @default {64 MiB} */
+    readonly cacheMaxBytes?: number;
     /** Close idle client TCP connections after this long. @default {10000} */
     readonly tcpIdleTimeoutMs?: number;
     /** Per-upstream settings other than the address and CAs. */
@@ -31,6 +36,8 @@ export interface RunningProxy extends AsyncDisposable {
   readonly port: number;
   /** The upstreams, in configured order. */
   readonly upstreams: readonly DotUpstream[];
+  /** The answer cache, or null when it is off. */
+  readonly cache: DnsCache | null;
   /**
    * Stops taking queries, finishes those in flight (at most `graceMs`),
    * closes upstream connections.
@@ -52,7 +59,15 @@ export function startProxy(options: ProxyOptions): RunningProxy {
     new DotUpstream({ ...options.upstream, spec, caCerts: options.caCerts })
   );
   const forwarder = new Forwarder({ upstreams, timeoutMs: options.timeoutMs });
-  const handler = new QueryHandler({ forwarder, maxUdpSize: options.maxUdpSize });
+  const cacheSize = options.cacheSize ?? 10000;
+  const cache = cacheSize === 0 ? null : new DnsCache({
+    maxEntries: cacheSize,
+    maxBytes: options.cacheMaxBytes ?? 64 * 1024 * 1024,
+    staleTtl: options.staleTtl ?? 86400,
+  });
+  const bounds = { minTtl: options.cacheMinTtl ?? 0, maxTtl: options.cacheMaxTtl ?? 86400 };
+  const resolver = new Resolver({ forwarder, cache, bounds });
+  const handler = new QueryHandler({ resolver, maxUdpSize: options.maxUdpSize });
   const { udp, tcp, port } = bindListeners(options.listen, options.port);
   const udpFrontends = udp.map((listener) => new UdpFrontend(listener, handler));
   const tcpOptions = { idleTimeoutMs: options.tcpIdleTimeoutMs ?? 10000 };
@@ -77,7 +92,7 @@ export function startProxy(options: ProxyOptions): RunningProxy {
       await Promise.all(upstreams.map((upstream) => upstream.close()));
       log.info("Stopped");
     })();
-  return { port, upstreams, shutdown, [Symbol.asyncDispose]: () => shutdown() };
+  return { port, upstreams, cache, shutdown, [Symbol.asyncDispose]: () => shutdown() };
 }
 
 interface Listeners {

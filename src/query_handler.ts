@@ -16,7 +16,7 @@ import {
 import { getOpcode, isResponse } from "./wire/header.ts";
 import { type MessageLayout, parseMessage } from "./wire/message.ts";
 import { buildClientResponse, buildErrorResponse, udpPayloadLimit } from "./wire/responses.ts";
-import type { Forwarder } from "./upstream/forwarder.ts";
+import type { Resolver } from "./cache/resolver.ts";
 import { getLogger } from "./log.ts";
 
 const log = getLogger("query");
@@ -33,19 +33,20 @@ export interface QueryContext {
 
 /** Settings of the handler. */
 export interface QueryHandlerOptions {
-  readonly forwarder: Forwarder;
+  /** Cache, coalescing and forwarding. */
+  readonly resolver: Resolver;
   /** Largest UDP answer (`--max-udp-size`). */
   readonly maxUdpSize: number;
 }
 
 /** Turns a client query into the answer to send back. */
 export class QueryHandler {
-  readonly #forwarder: Forwarder;
+  readonly #resolver: Resolver;
   readonly #maxUdpSize: number;
 
-  /** @param options The forwarder and the UDP size. */
+  /** @param options The resolver and the UDP size. */
   constructor(options: QueryHandlerOptions) {
-    this.#forwarder = options.forwarder;
+    this.#resolver = options.resolver;
     this.#maxUdpSize = options.maxUdpSize;
   }
 
@@ -78,8 +79,8 @@ export class QueryHandler {
       const version = layout.edns.version;
       return this.#refuse(query, layout, RCODE.BADVERS, context, `EDNS version ${version}`);
     }
-    const forwarded = await this.#forwarder.forward(query, layout);
-    if (forwarded === null) {
+    const resolution = await this.#resolver.resolve(query, layout);
+    if (resolution === null) {
       return buildErrorResponse(query, layout, RCODE.SERVFAIL, this.#maxUdpSize, {
         code: EDE_CODE.NO_REACHABLE_AUTHORITY,
         text: "no upstream answered in time",
@@ -88,14 +89,12 @@ export class QueryHandler {
     const limit = context.transport === "udp"
       ? udpPayloadLimit(layout, this.#maxUdpSize)
       : MAX_MESSAGE_SIZE;
-    return buildClientResponse(
-      forwarded.reply,
-      forwarded.layout,
-      query,
-      layout,
+    return buildClientResponse(resolution.answer, query, layout, {
       limit,
-      this.#maxUdpSize,
-    );
+      maxUdpSize: this.#maxUdpSize,
+      ...(resolution.ttls && { ttls: resolution.ttls }),
+      ...(resolution.error && { error: resolution.error }),
+    });
   }
 
   #refuse(

@@ -3,7 +3,7 @@ import { DnsFormatError } from "./dns_format_error.ts";
 import { readU32, writeU16 } from "./header.ts";
 import { type MessageLayout, parseMessage, walkRecords } from "./message.ts";
 import { namesEqual, nameToString, writeCanonicalName } from "./name.ts";
-import { buildClientResponse, buildErrorResponse } from "./responses.ts";
+import { answerFromReply, buildClientResponse, buildErrorResponse } from "./responses.ts";
 import { buildUpstreamFrame } from "./upstream_query.ts";
 import {
   assertLayoutMatches,
@@ -105,7 +105,8 @@ function exercise(bytes: Uint8Array, layout: MessageLayout): void {
   assert.equal(upstream.length % 128, 0);
   assert.equal(parseMessage(upstream).questionEnd, layout.questionEnd);
   for (const limit of [512, 65535]) {
-    const response = buildClientResponse(bytes, layout, bytes, layout, limit, 1232);
+    const answer = answerFromReply(bytes.slice(), layout);
+    const response = buildClientResponse(answer, bytes, layout, { limit, maxUdpSize: 1232 });
     assert.ok(response.length <= limit);
     const responseLayout = parseMessage(response);
     assert.equal(responseLayout.end, response.length);

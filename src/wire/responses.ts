@@ -7,8 +7,8 @@
  */
 
 import { EDNS_OPTION, HEADER_LENGTH, MIN_UDP_PAYLOAD, RCODE } from "./constants.ts";
-import { COUNT_OFFSET, FLAG2, FLAG3, readU16, writeU16 } from "./header.ts";
-import type { MessageLayout } from "./message.ts";
+import { COUNT_OFFSET, FLAG2, FLAG3, readU16, readU32, writeU16, writeU32 } from "./header.ts";
+import type { Edns, MessageLayout } from "./message.ts";
 import { forEachOption } from "./message.ts";
 import {
   extendedErrorLength,
@@ -88,64 +88,133 @@ export function buildErrorResponse(
 }
 
 /**
- * Turns an upstream reply into the answer for the client (RFC 6891 §6.1.1,
- * §7): the client's ID and question (so its letter case comes back as sent),
- * the upstream's OPT removed, and the proxy's own OPT added only when the
- * client sent one, carrying the extended RCODE and any Extended DNS Errors
- * the upstream gave (padding, cookies and keepalive stay on the TLS leg).
- * If the answer exceeds `limit`, the client gets the question alone with
- * TC=1 so that it retries over TCP (RFC 1035 §4.2.1, RFC 2181 §9).
+ * An upstream reply made ready for clients: the upstream's OPT record taken
+ * out (OPT is hop-by-hop, RFC 6891 §6.1.1), with what it carried that a
+ * client may still need: the extended RCODE and any Extended DNS Errors.
+ */
+export interface Answer {
+  /** Header, question and records without the OPT record; ARCOUNT agrees. */
+  readonly message: Uint8Array;
+  /** Offset just after the question. */
+  readonly questionEnd: number;
+  /** Upper eight bits of the extended RCODE the upstream sent. */
+  readonly extendedRcode: number;
+  /** Extended DNS Error options the upstream sent, each as complete option bytes. */
+  readonly errors: readonly Uint8Array[];
+}
+
+/**
+ * Takes the upstream's OPT record out of a reply. The reply's own bytes are
+ * reused (ARCOUNT is fixed in place); copy `message` before keeping it.
+ *
+ * Records after a misplaced OPT are additional data and may be dropped;
+ * cutting there keeps every compression pointer of the kept part valid.
  *
  * @param reply The upstream reply, already matched to the query.
- * @param replyLayout Its layout; its question has the same length as the client's.
- * @param query The client's query.
- * @param queryLayout Its layout.
- * @param limit Largest answer the client may get (65535 over TCP).
- * @param maxUdpSize UDP size advertised in the OPT record.
+ * @param layout Its layout.
  * @returns The answer.
  */
+export function answerFromReply(reply: Uint8Array, layout: MessageLayout): Answer {
+  const opt = layout.edns;
+  if (opt === null) {
+    const message = reply.subarray(0, layout.end);
+    return { message, questionEnd: layout.questionEnd, extendedRcode: 0, errors: [] };
+  }
+  writeU16(reply, COUNT_OFFSET.AR, readU16(reply, COUNT_OFFSET.AR) - 1 - opt.recordsAfter);
+  return {
+    message: reply.subarray(0, opt.start),
+    questionEnd: layout.questionEnd,
+    extendedRcode: opt.extendedRcode,
+    errors: extendedErrorOptions(reply, opt),
+  };
+}
+
+/** How to rewrite the TTLs of an answer served from the cache. */
+export interface TtlRewrite {
+  /** Offsets of the TTL fields of every record in the answer's message. */
+  readonly offsets: readonly number[];
+  /** Seconds to subtract from each stored TTL (never going below 0)... */
+  readonly elapsed: number;
+  /** ...or, when set, the TTL every record gets (30 s for stale answers, RFC 8767 §4). */
+  readonly fixed?: number;
+}
+
+/** How to build one client's response. */
+export interface ResponseOptions {
+  /** Largest response the client may get (65535 over TCP). */
+  readonly limit: number;
+  /** UDP size advertised in the OPT record. */
+  readonly maxUdpSize: number;
+  /** TTL rewrite for cached answers; none for a fresh upstream reply. */
+  readonly ttls?: TtlRewrite;
+  /** An Extended DNS Error the proxy adds (e.g. Stale Answer), when the client sent EDNS. */
+  readonly error?: ExtendedError;
+}
+
+/**
+ * Builds a client's response from an answer: the client's ID and question
+ * (so its letter case comes back as sent), and the proxy's own OPT record
+ * only when the client sent one (RFC 6891 §7), carrying the extended RCODE
+ * and the Extended DNS Errors (padding, cookies and keepalive stay on the TLS
+ * leg). If the response exceeds `limit`, the client gets the question alone
+ * with TC=1 so that it retries over TCP (RFC 1035 §4.2.1, RFC 2181 §9).
+ *
+ * @param answer The answer (its question has the same length as the client's).
+ * @param query The client's query.
+ * @param queryLayout Its layout.
+ * @param options Size limit, TTL rewrite and extra error.
+ * @returns The response.
+ */
 export function buildClientResponse(
-  reply: Uint8Array,
-  replyLayout: MessageLayout,
+  answer: Answer,
   query: Uint8Array,
   queryLayout: MessageLayout,
-  limit: number,
-  maxUdpSize: number,
+  options: ResponseOptions,
 ): Uint8Array {
-  const upstreamOpt = replyLayout.edns;
-  // Records after a misplaced OPT are additional data and may be dropped;
-  // cutting there keeps every compression pointer of the kept part valid.
-  const recordsEnd = upstreamOpt ? upstreamOpt.start : replyLayout.end;
-  let additional = readU16(reply, COUNT_OFFSET.AR);
-  if (upstreamOpt) additional -= 1 + upstreamOpt.recordsAfter;
+  const { message } = answer;
   const clientEdns = queryLayout.edns;
-  const errors = upstreamOpt && clientEdns ? extendedErrorOptions(reply, upstreamOpt) : [];
-  let rcode = reply[3]! & 0x0f;
-  const extendedRcode = upstreamOpt?.extendedRcode ?? 0;
-  if (!clientEdns && extendedRcode !== 0) rcode = RCODE.SERVFAIL; // cannot be expressed without OPT
-  const fields = { udpSize: maxUdpSize, extendedRcode, dnssecOk: clientEdns?.dnssecOk ?? false };
+  let rcode = message[3]! & 0x0f;
+  if (!clientEdns && answer.extendedRcode !== 0) rcode = RCODE.SERVFAIL; // not expressible without OPT
+  const fields = {
+    udpSize: options.maxUdpSize,
+    extendedRcode: answer.extendedRcode,
+    dnssecOk: clientEdns?.dnssecOk ?? false,
+  };
+  const extra = options.error?.text ? encoder.encode(options.error.text) : new Uint8Array(0);
   let optLength = 0;
-  if (clientEdns) optLength = OPT_HEADER_LENGTH + errors.reduce((n, e) => n + e.length, 0);
-  const length = recordsEnd + optLength;
-  if (length > limit) return buildTruncated(reply, query, queryLayout, fields, rcode);
+  if (clientEdns) {
+    optLength = OPT_HEADER_LENGTH + answer.errors.reduce((n, e) => n + e.length, 0);
+    if (options.error) optLength += extendedErrorLength(extra);
+  }
+  const length = message.length + optLength;
+  if (length > options.limit) return buildTruncated(message, query, queryLayout, fields, rcode);
   const response = new Uint8Array(length);
-  response.set(reply.subarray(0, recordsEnd));
+  response.set(message);
   response.set(query.subarray(0, 2)); // ID
   response.set(query.subarray(HEADER_LENGTH, queryLayout.questionEnd), HEADER_LENGTH);
   response[3] = (response[3]! & 0xf0) | rcode;
-  writeU16(response, COUNT_OFFSET.AR, additional + (clientEdns ? 1 : 0));
+  if (options.ttls) rewriteTtls(response, options.ttls);
   if (clientEdns) {
-    let offset = writeOptHeader(response, recordsEnd, fields, optLength - OPT_HEADER_LENGTH);
-    for (const option of errors) {
+    writeU16(response, COUNT_OFFSET.AR, readU16(response, COUNT_OFFSET.AR) + 1);
+    let offset = writeOptHeader(response, message.length, fields, optLength - OPT_HEADER_LENGTH);
+    for (const option of answer.errors) {
       response.set(option, offset);
       offset += option.length;
     }
+    if (options.error) writeExtendedError(response, offset, options.error.code, extra);
   }
   return response;
 }
 
+function rewriteTtls(response: Uint8Array, ttls: TtlRewrite): void {
+  for (const offset of ttls.offsets) {
+    const ttl = ttls.fixed ?? Math.max(readU32(response, offset) - ttls.elapsed, 0);
+    writeU32(response, offset, ttl);
+  }
+}
+
 function buildTruncated(
-  reply: Uint8Array,
+  message: Uint8Array,
   query: Uint8Array,
   queryLayout: MessageLayout,
   fields: OptFields,
@@ -155,8 +224,8 @@ function buildTruncated(
   const withOpt = queryLayout.edns !== null;
   const response = new Uint8Array(questionEnd + (withOpt ? OPT_HEADER_LENGTH : 0));
   response.set(query.subarray(0, questionEnd));
-  response[2] = reply[2]! | FLAG2.TC;
-  response[3] = (reply[3]! & 0xf0) | rcode;
+  response[2] = message[2]! | FLAG2.TC;
+  response[3] = (message[3]! & 0xf0) | rcode;
   writeU16(response, COUNT_OFFSET.QD, 1);
   writeU16(response, COUNT_OFFSET.AN, 0);
   writeU16(response, COUNT_OFFSET.NS, 0);
@@ -165,15 +234,12 @@ function buildTruncated(
   return response;
 }
 
-/** The Extended DNS Error options of an OPT record, each as complete option bytes. */
-function extendedErrorOptions(
-  message: Uint8Array,
-  edns: NonNullable<MessageLayout["edns"]>,
-): Uint8Array[] {
+/** The Extended DNS Error options of an OPT record, each copied as complete option bytes. */
+function extendedErrorOptions(message: Uint8Array, edns: Edns): Uint8Array[] {
   const found: Uint8Array[] = [];
   forEachOption(message, edns.optionsStart, edns.end, (code, dataOffset, dataLength) => {
     if (code === EDNS_OPTION.EXTENDED_ERROR) {
-      found.push(message.subarray(dataOffset - 4, dataOffset + dataLength));
+      found.push(message.slice(dataOffset - 4, dataOffset + dataLength));
     }
   });
   return found;

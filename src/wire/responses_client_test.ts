@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { COUNT_OFFSET, readU16 } from "./header.ts";
 import { parseMessage } from "./message.ts";
-import { buildClientResponse } from "./responses.ts";
+import { answerFromReply, buildClientResponse } from "./responses.ts";
 import {
   ascii,
   decode,
@@ -61,14 +61,11 @@ const CLIENT_PLAIN = clientQuery();
 function respond(reply: Packet | Uint8Array, query: Uint8Array, limit = 65535) {
   const replyBytes = reply instanceof Uint8Array ? reply : encodeCompressed(reply);
   const [replyCopy, queryCopy] = [replyBytes.slice(), query.slice()];
-  const response = buildClientResponse(
-    replyBytes,
-    parseMessage(replyBytes),
-    query,
-    parseMessage(query),
+  const answer = answerFromReply(replyBytes.slice(), parseMessage(replyBytes));
+  const response = buildClientResponse(answer, query, parseMessage(query), {
     limit,
-    MAX_UDP,
-  );
+    maxUdpSize: MAX_UDP,
+  });
   assert.deepEqual([replyBytes, query], [replyCopy, queryCopy], "inputs are not modified");
   const layout = parseMessage(response);
   assert.equal(layout.end, response.length);

@@ -21,6 +21,8 @@ export interface TestProxyOptions {
   readonly maxUdpSize?: number;
   readonly tcpIdleTimeoutMs?: number;
   readonly upstreamIdleTimeoutMs?: number;
+  readonly cacheSize?: number;
+  readonly cacheMaxBytes?: number;
 }
 
 /**
@@ -43,6 +45,8 @@ export function startTestProxy(options: TestProxyOptions): RunningProxy {
     maxUdpSize: options.maxUdpSize ?? 1232,
     tcpIdleTimeoutMs: options.tcpIdleTimeoutMs ?? 10000,
     upstream: { idleTimeoutMs: options.upstreamIdleTimeoutMs ?? 30000 },
+    ...(options.cacheSize !== undefined && { cacheSize: options.cacheSize }),
+    ...(options.cacheMaxBytes !== undefined && { cacheMaxBytes: options.cacheMaxBytes }),
   });
 }
 

@@ -22,3 +22,8 @@ export function extendedErrorOf(packet: DecodedPacket): number | undefined {
   const data = option?.data;
   return data && data.length >= 2 ? (data[0]! << 8) | data[1]! : undefined;
 }
+
+/** The TTL of a record (undefined for OPT, which has none). */
+export function ttlOf(record: Answer | undefined): number | undefined {
+  return record && "ttl" in record ? record.ttl : undefined;
+}

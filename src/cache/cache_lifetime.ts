@@ -1,0 +1,77 @@
+/**
+ * How long an answer may be cached (RFC 1035 §3.2.1, RFC 2308, RFC 8767 §4):
+ * positive answers for their smallest TTL, negative answers (NXDOMAIN,
+ * NODATA) for min(SOA TTL, SOA MINIMUM) and only with a SOA, upstream
+ * SERVFAIL for a few seconds, and nothing truncated.
+ *
+ * @module
+ */
+
+import { RCODE, RRTYPE } from "../wire/constants.ts";
+import { COUNT_OFFSET, isTruncated, readU16, readU32, writeU32 } from "../wire/header.ts";
+import { SECTION, walkRecords } from "../wire/message.ts";
+import type { Answer } from "../wire/responses.ts";
+
+/** Bounds applied to every cached TTL (`--cache-min-ttl`, `--cache-max-ttl`). */
+export interface TtlBounds {
+  readonly minTtl: number;
+  readonly maxTtl: number;
+}
+
+/** How long an answer lives in the cache, and where its TTLs are. */
+export interface Lifetime {
+  /** Seconds the answer stays fresh. */
+  readonly ttl: number;
+  /** Offsets of the TTL field of every record. */
+  readonly offsets: number[];
+}
+
+/** Upstream SERVFAIL is cached this long (RFC 2308 §7.1 allows up to 5 minutes). */
+export const SERVFAIL_TTL = 5;
+
+/**
+ * Decides whether and how long an answer may be cached, clamping each
+ * record's TTL in place into `bounds` (so pass the cache's own copy).
+ *
+ * @param answer The answer (its message is modified: TTLs clamped).
+ * @param bounds TTL bounds.
+ * @returns The lifetime, or null when the answer must not be cached.
+ */
+export function cacheLifetime(answer: Answer, bounds: TtlBounds): Lifetime | null {
+  const message = answer.message;
+  if (isTruncated(message) || answer.extendedRcode !== 0) return null;
+  const rcode = message[3]! & 0x0f;
+  const offsets: number[] = [];
+  let smallest = Infinity;
+  let negative = Infinity;
+  walkRecords(message, answer.questionEnd, (record) => {
+    const ttl = clamp(readU32(message, record.ttlOffset), bounds);
+    writeU32(message, record.ttlOffset, ttl);
+    offsets.push(record.ttlOffset);
+    smallest = Math.min(smallest, ttl);
+    if (record.type === RRTYPE.SOA && record.section === SECTION.AUTHORITY) {
+      const minimum = readU32(message, record.rdataOffset + record.rdataLength - 4);
+      negative = Math.min(negative, ttl, clamp(minimum, bounds)); // RFC 2308 §5
+    }
+  });
+  let ttl: number;
+  if (rcode === RCODE.SERVFAIL) {
+    ttl = Math.min(SERVFAIL_TTL, bounds.maxTtl);
+  } else if (rcode === RCODE.NOERROR && readU16(message, COUNT_OFFSET.AN) > 0) {
+    ttl = smallest;
+  } else if (rcode === RCODE.NOERROR || rcode === RCODE.NXDOMAIN) {
+    // Without a SOA a negative answer must not be cached (RFC 2308 §5).
+    if (negative === Infinity) return null;
+    ttl = Math.min(negative, smallest);
+  } else {
+    return null;
+  }
+  if (!(ttl > 0 && ttl !== Infinity)) return null;
+  // No record is served with a TTL longer than the answer stays cached.
+  for (const offset of offsets) writeU32(message, offset, Math.min(readU32(message, offset), ttl));
+  return { ttl, offsets };
+}
+
+function clamp(ttl: number, bounds: TtlBounds): number {
+  return Math.min(Math.max(ttl, bounds.minTtl), bounds.maxTtl);
+}

@@ -1,0 +1,180 @@
+/**
+ * Answers a query from the cache when it can, from the upstreams when it
+ * must, and from stale data when the upstreams fail (RFC 8767); identical
+ * queries in flight share one upstream exchange, and popular entries are
+ * refreshed shortly before they expire.
+ *
+ * @module
+ */
+
+import { EDE_CODE, RCODE } from "../wire/constants.ts";
+import type { MessageLayout } from "../wire/message.ts";
+import {
+  type Answer,
+  answerFromReply,
+  type ExtendedError,
+  type TtlRewrite,
+} from "../wire/responses.ts";
+import type { Forwarder } from "../upstream/forwarder.ts";
+import { getLogger } from "../log.ts";
+import { cacheKey } from "./cache_key.ts";
+import { cacheLifetime, type TtlBounds } from "./cache_lifetime.ts";
+import type { CacheEntry, DnsCache } from "./dns_cache.ts";
+import { refreshQuery } from "./refresh_query.ts";
+
+const log = getLogger("cache");
+
+/** Where an answer came from. */
+export type AnswerSource = "upstream" | "cache" | "stale";
+
+/** An answer and how to present it to the client. */
+export interface Resolution {
+  readonly answer: Answer;
+  /** TTL rewrite for cached answers. */
+  readonly ttls?: TtlRewrite;
+  /** An Extended DNS Error to add (Stale Answer). */
+  readonly error?: ExtendedError;
+  readonly source: AnswerSource;
+}
+
+/** Settings of the resolver. */
+export interface ResolverOptions {
+  readonly forwarder: Forwarder;
+  /** The cache, or null when caching is off (coalescing still applies). */
+  readonly cache: DnsCache | null;
+  readonly bounds: TtlBounds;
+  /** Wait this long for a refresh before serving stale (RFC 8767 §5 client response timer). @default {1800} */
+  readonly staleAfterMs?: number;
+}
+
+/** TTL of stale answers (RFC 8767 §4 recommends 30 s). */
+export const STALE_TTL = 30;
+/** After a failed refresh, serve stale at once for this long (RFC 8767 §5 failure recheck timer). */
+const FAILURE_RECHECK_MS = 30_000;
+/** A fresh entry is prefetched in the last tenth of its TTL... */
+const PREFETCH_WINDOW = 0.1;
+/** ...if it was served at least this often. */
+const PREFETCH_MIN_HITS = 2;
+
+/** Cache, coalescing and serve-stale in front of the forwarder. */
+export class Resolver {
+  readonly #forwarder: Forwarder;
+  readonly #cache: DnsCache | null;
+  readonly #bounds: TtlBounds;
+  readonly #staleAfterMs: number;
+  /** Upstream exchanges in flight by cache key, shared by identical queries. */
+  readonly #inFlight = new Map<string, Promise<Resolution | null>>();
+
+  /** @param options Forwarder, cache and timers. */
+  constructor(options: ResolverOptions) {
+    this.#forwarder = options.forwarder;
+    this.#cache = options.cache;
+    this.#bounds = options.bounds;
+    this.#staleAfterMs = options.staleAfterMs ?? 1800;
+  }
+
+  /**
+   * Resolves a query.
+   *
+   * @param query The client's query.
+   * @param layout Its layout (one question, EDNS version 0 if any).
+   * @returns The answer, or null when no upstream answered and nothing stale is left.
+   */
+  async resolve(query: Uint8Array, layout: MessageLayout): Promise<Resolution | null> {
+    const key = cacheKey(query, layout);
+    const now = performance.now();
+    const entry = this.#cache?.get(key, now);
+    if (entry === undefined) return await this.#fetch(key, query, layout);
+    const expiresAt = entry.storedAt + entry.ttl * 1000;
+    if (now < expiresAt) {
+      entry.hits++;
+      if (entry.hits >= PREFETCH_MIN_HITS && expiresAt - now < entry.ttl * 1000 * PREFETCH_WINDOW) {
+        this.#background(key, entry);
+      }
+      const elapsed = Math.floor((now - entry.storedAt) / 1000);
+      return { answer: entry.answer, ttls: { offsets: entry.offsets, elapsed }, source: "cache" };
+    }
+    // Expired but within the stale window: refresh first, serve stale on failure.
+    if (now - entry.refreshFailedAt < FAILURE_RECHECK_MS) {
+      this.#background(key, entry);
+      return stale(entry);
+    }
+    const fresh = await this.#raceRefresh(this.#fetch(key, query, layout));
+    if (fresh !== null && !isServfail(fresh.answer)) return fresh;
+    entry.refreshFailedAt = performance.now();
+    return stale(entry);
+  }
+
+  /** Waits for a refresh at most `staleAfterMs`; null when it fails or is late. */
+  async #raceRefresh(fetching: Promise<Resolution | null>): Promise<Resolution | null> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<null>((resolve) =>
+      timer = setTimeout(resolve, this.#staleAfterMs, null)
+    );
+    try {
+      return await Promise.race([fetching, late]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Refreshes an entry without a waiting client (prefetch, stale refresh). */
+  #background(key: string, entry: CacheEntry): void {
+    if (this.#inFlight.has(key)) return;
+    this.#fetch(key, entry.refresh.query, entry.refresh.layout).then((resolution) => {
+      if (resolution === null || isServfail(resolution.answer)) {
+        entry.refreshFailedAt = performance.now();
+      }
+    }, (error) => log.error("Background refresh failed: {error}", { error }));
+  }
+
+  /** One upstream exchange per key at a time; its answer is cached and shared. */
+  #fetch(key: string, query: Uint8Array, layout: MessageLayout): Promise<Resolution | null> {
+    const pending = this.#inFlight.get(key);
+    if (pending !== undefined) return pending;
+    const fetching = this.#forwarder.forward(query, layout).then((forwarded) => {
+      if (forwarded === null) return null;
+      const answer = answerFromReply(forwarded.reply, forwarded.layout);
+      return this.#store(key, answer, query, layout) ??
+        { answer, source: "upstream" as const };
+    }).finally(() => this.#inFlight.delete(key));
+    this.#inFlight.set(key, fetching);
+    return fetching;
+  }
+
+  /** Caches a copy of the answer if it may be cached; the copy is what clients get. */
+  #store(key: string, answer: Answer, query: Uint8Array, layout: MessageLayout): Resolution | null {
+    if (this.#cache === null) return null;
+    const copy: Answer = { ...answer, message: answer.message.slice() };
+    const lifetime = cacheLifetime(copy, this.#bounds);
+    if (lifetime === null) return null;
+    const now = performance.now();
+    const previous = this.#cache.get(key, now);
+    // A SERVFAIL must not push out an answer that can still be served stale.
+    if (isServfail(copy) && previous !== undefined && !isServfail(previous.answer)) return null;
+    this.#cache.set(key, {
+      answer: copy,
+      offsets: lifetime.offsets,
+      ttl: lifetime.ttl,
+      storedAt: now,
+      refresh: previous?.refresh ?? refreshQuery(query, layout),
+      hits: 0,
+      refreshFailedAt: 0,
+    });
+    return { answer: copy, ttls: { offsets: lifetime.offsets, elapsed: 0 }, source: "upstream" };
+  }
+}
+
+function isServfail(answer: Answer): boolean {
+  return (answer.message[3]! & 0x0f) === RCODE.SERVFAIL;
+}
+
+function stale(entry: CacheEntry): Resolution {
+  const nxdomain = (entry.answer.message[3]! & 0x0f) === RCODE.NXDOMAIN;
+  return {
+    answer: entry.answer,
+    ttls: { offsets: entry.offsets, elapsed: 0, fixed: STALE_TTL },
+    error: { code: nxdomain ? EDE_CODE.STALE_NXDOMAIN_ANSWER : EDE_CODE.STALE_ANSWER },
+    source: "stale",
+  };
+}
