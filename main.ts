@@ -7,7 +7,8 @@
  * @module
  */
 
-import { ConfigError, parseConfig } from "./src/config.ts";
+import { type Config, ConfigError, parseConfig } from "./src/config.ts";
+import { checkHealth, healthcheckTarget } from "./src/healthcheck.ts";
 import { getLogger, setupLogging, shutdownLogging } from "./src/log.ts";
 import { startProxy } from "./src/proxy.ts";
 import denoJson from "./deno.json" with { type: "json" };
@@ -22,9 +23,13 @@ function print(stream: { writeSync(p: Uint8Array): number }, text: string): void
 }
 
 async function main(args: string[]): Promise<number> {
+  const command = args[0] === "healthcheck" ? args[0] : "run";
   let parsed;
   try {
-    parsed = parseConfig(args, { env: Deno.env.toObject(), isTerminal: Deno.stderr.isTerminal() });
+    parsed = parseConfig(command === "run" ? args : args.slice(1), {
+      env: Deno.env.toObject(),
+      isTerminal: Deno.stderr.isTerminal(),
+    });
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     print(Deno.stderr, `dotproxy: ${error.message}`);
@@ -38,19 +43,44 @@ async function main(args: string[]): Promise<number> {
     print(Deno.stdout, `dotproxy ${denoJson.version}`);
     return 0;
   }
-  const { config } = parsed;
-  await setupLogging(config.logLevel, config.logFormat);
+  if (command === "healthcheck") return await healthcheck(parsed.config);
+  return await serve(parsed.config);
+}
+
+/** `dotproxy healthcheck`: 0 when the running proxy answers, 1 otherwise. */
+async function healthcheck(config: Config): Promise<number> {
+  const target = healthcheckTarget(config);
+  const problem = await checkHealth(target);
+  if (problem === null) return 0;
+  print(Deno.stderr, `dotproxy healthcheck: unhealthy: ${problem}`);
+  return 1;
+}
+
+async function serve(config: Config): Promise<number> {
+  await setupLogging(config.logLevel, config.logFormat, config.logQueries);
   const log = getLogger();
   let proxy;
   try {
-    proxy = startProxy(config);
+    const { http, ...rest } = config;
+    proxy = startProxy({ ...rest, version: denoJson.version, ...(http && { http }) });
   } catch (error) {
     log.error("{error}", { error: (error as Error).message });
     await shutdownLogging();
     return 1;
   }
   const signal = await waitForSignal();
-  log.info("Received {signal}: finishing queries in flight", { signal });
+  if (config.lameDuckMs > 0) {
+    // Readiness turns 503 first, so that load balancers stop sending before
+    // the listeners close (CoreDNS `health { lameduck }`).
+    log.info("Received {signal}: lame duck for {ms} ms, then finishing queries in flight", {
+      signal,
+      ms: config.lameDuckMs,
+    });
+    proxy.enterLameDuck();
+    await new Promise((resolve) => setTimeout(resolve, config.lameDuckMs));
+  } else {
+    log.info("Received {signal}: finishing queries in flight", { signal });
+  }
   await proxy.shutdown();
   await shutdownLogging();
   return 0;

@@ -5,15 +5,34 @@
  * @module
  */
 
-import { isIP } from "node:net";
 import { parseArgs } from "node:util";
+import { DEFAULT_UPSTREAMS, type UpstreamSpec } from "./upstream_spec.ts";
+import { LIMIT_SETTINGS, type LimitsConfig } from "./config_limits.ts";
 import {
-  DEFAULT_DOT_PORT,
-  DEFAULT_UPSTREAMS,
-  parseUpstreamSpec,
-  UpstreamSpecError,
-} from "./upstream_spec.ts";
-import type { UpstreamSpec } from "./upstream_spec.ts";
+  type CaBundle,
+  parseCaFile,
+  parseUpstream,
+  readDnsServerIp,
+  readDotServer,
+} from "./config_parsers.ts";
+import {
+  ConfigError,
+  type EnvReader,
+  integer,
+  list,
+  nonEmpty,
+  oneOf,
+  type ParseContext,
+  parseIpAddress,
+  type Setting,
+  single,
+} from "./config_setting.ts";
+import { USAGE } from "./config_usage.ts";
+import { OPERATIONS_SETTINGS, type OperationsConfig } from "./config_operations.ts";
+
+export { ConfigError } from "./config_setting.ts";
+export { USAGE } from "./config_usage.ts";
+export { DEFAULT_LIMITS, type LimitsConfig } from "./config_limits.ts";
 
 /** Lowest severity of log records that are written. */
 export type LogLevel = "debug" | "info" | "warning" | "error";
@@ -21,7 +40,7 @@ export type LogLevel = "debug" | "info" | "warning" | "error";
 export type LogFormat = "text" | "json";
 
 /** The complete, validated configuration of one dotproxy process. */
-export interface Config {
+export interface Config extends LimitsConfig, OperationsConfig {
   /** IP addresses to listen on. */
   readonly listen: readonly string[];
   /** Port for both UDP and TCP; 0 asks the OS for an ephemeral port (used by tests). */
@@ -66,171 +85,12 @@ export type ParseResult =
   | { readonly kind: "help"; readonly text: string }
   | { readonly kind: "version" };
 
-/** A bad command line or environment; the message is one line naming the flag or variable. */
-export class ConfigError extends Error {
-  /**
-   * Creates a configuration error.
-   *
-   * @param message One line naming the flag or variable and the bad value.
-   */
-  constructor(message: string) {
-    super(message);
-    this.name = "ConfigError";
-  }
-}
-
-/** Help text printed by `--help`. */
-export const USAGE = `dotproxy [options]
-  -l, --listen ADDR     address to listen on, repeatable (default 127.0.0.1)
-  -p, --port N          port for both UDP and TCP (default 53)
-  -u, --upstream SPEC   DNS-over-TLS upstream, repeatable, tried in order of health:
-                        IP[:PORT][#AUTH_NAME], IPv6 as [IP]:PORT#AUTH_NAME, PORT default 853;
-                        default 1.1.1.1:853#cloudflare-dns.com and 1.0.0.1:853#cloudflare-dns.com
-      --ca-file PATH    PEM bundle of extra CA certificates to trust for upstreams, e.g. a private
-                        resolver's CA (Deno adds these to its built-in roots)
-      --timeout MS      deadline for one client query across all retries (default 4000), then SERVFAIL
-      --max-udp-size N  largest UDP answer sent to clients (default 1232, DNS Flag Day 2020)
-      --log-level L     debug | info | warning | error (default info)
-      --log-format F    text | json (default text on a terminal, json otherwise)
-      --cache-size N    answers kept in memory (default 10000; 0 turns the cache off)
-      --cache-min-ttl S lower bound on cached TTLs in seconds (default 0)
-      --cache-max-ttl S upper bound on cached TTLs in seconds (default 86400)
-      --stale-ttl S     serve expired answers up to S seconds old when upstreams fail
-                        (RFC 8767; default 86400; 0 turns serve-stale off)
-  -h, --help            usage; -V, --version
-
-Environment (flags win over variables; empty variables count as unset):
-  DOTPROXY_LISTEN        --listen, comma-separated
-  DOTPROXY_PORT          --port
-  DOTPROXY_UPSTREAMS     --upstream, comma-separated
-  DOTPROXY_CA_FILE       --ca-file
-  DOTPROXY_TIMEOUT       --timeout
-  DOTPROXY_MAX_UDP_SIZE  --max-udp-size
-  DOTPROXY_LOG_LEVEL     --log-level
-  DOTPROXY_LOG_FORMAT    --log-format
-  DOTPROXY_CACHE_SIZE    --cache-size
-  DOTPROXY_CACHE_MIN_TTL --cache-min-ttl
-  DOTPROXY_CACHE_MAX_TTL --cache-max-ttl
-  DOTPROXY_STALE_TTL     --stale-ttl
-Legacy variables, used when the DOTPROXY_* variable is unset:
-  DOT_PORT               --port
-  DOT_SERVER             one upstream SPEC (wins over DNS_SERVER_IP)
-  DNS_SERVER_IP          one upstream IP, authenticated against the IP itself
-  DNS_SERVER_PORT        port of DNS_SERVER_IP (default 853)
-`;
-
 type Env = ConfigEnvironment["env"];
 
-/** Services available to setting parsers. */
-interface ParseContext {
-  readonly readTextFile: (path: string) => string;
-}
-
-/** Parses one raw value; throws {@linkcode ConfigError} naming `source` (e.g. `--port`). */
-type Parser<T> = (raw: string, source: string, context: ParseContext) => T;
-
-/** Reads variables that need custom handling; returns undefined when they are unset. */
-type EnvReader<V> = (env: Env, context: ParseContext) => V | undefined;
-
 /**
- * One setting with value type `V` (made of items of type `T` when repeatable): its long flag
- * (`--flag`), optional short flag, variables in order of precedence (a plain name is read with
- * `parse`, split on commas when repeatable), parser and default.
+ * Every setting, once. Add a setting here (or to `LIMIT_SETTINGS`), a field to
+ * {@linkcode Config} and its lines to `USAGE`.
  */
-interface Setting<V, T = V> {
-  readonly flag: string;
-  readonly short?: string;
-  readonly repeatable?: boolean;
-  readonly env: readonly (string | EnvReader<V>)[];
-  readonly parse: Parser<T>;
-  readonly default: (environment: ConfigEnvironment) => V;
-}
-
-/** Declares a setting that holds one value; a repeated flag keeps its last value. */
-function single<V>(setting: Omit<Setting<V>, "repeatable">): Setting<V> {
-  return setting;
-}
-
-/** Declares a repeatable setting; each flag occurrence or comma-separated item is one item. */
-function list<T>(setting: Omit<Setting<readonly T[], T>, "repeatable">): Setting<readonly T[], T> {
-  return { ...setting, repeatable: true };
-}
-
-interface CaBundle {
-  readonly path: string;
-  readonly certs: readonly string[];
-}
-
-function integer(min: number, max: number): Parser<number> {
-  return (raw, source) => {
-    const value = /^[0-9]+$/.test(raw) ? Number(raw) : NaN;
-    if (value >= min && value <= max) return value;
-    throw new ConfigError(`Invalid ${source} "${raw}": expected an integer from ${min} to ${max}`);
-  };
-}
-
-function oneOf<T extends string>(...choices: readonly T[]): Parser<T> {
-  return (raw, source) => {
-    const found = choices.find((choice) => choice === raw);
-    if (found !== undefined) return found;
-    throw new ConfigError(`Invalid ${source} "${raw}": expected one of ${choices.join(", ")}`);
-  };
-}
-
-function parseIpAddress(raw: string, source: string): string {
-  if (isIP(raw) !== 0) return raw;
-  throw new ConfigError(`Invalid ${source} "${raw}": expected an IPv4 or IPv6 address`);
-}
-
-function parseUpstream(raw: string, source: string): UpstreamSpec {
-  try {
-    return parseUpstreamSpec(raw);
-  } catch (error) {
-    if (!(error instanceof UpstreamSpecError)) throw error;
-    throw new ConfigError(`Invalid ${source} "${raw}": ${error.reason}`);
-  }
-}
-
-function parseCaFile(raw: string, source: string, context: ParseContext): CaBundle {
-  let text: string;
-  try {
-    text = context.readTextFile(raw);
-  } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
-    // Deno appends ": readfile '<path>'", which would repeat the path already quoted.
-    throw new ConfigError(`Cannot read ${source} "${raw}": ${reason.replace(/: \w+ '.*'$/s, "")}`);
-  }
-  const certs = text.match(/-----BEGIN CERTIFICATE-----[^]*?-----END CERTIFICATE-----/g) ?? [];
-  if (certs.length === 0 || certs.length !== text.split("-----BEGIN CERTIFICATE-----").length - 1) {
-    const problem = certs.length === 0 ? "no" : "an unterminated";
-    throw new ConfigError(
-      `Invalid ${source} "${raw}": ${problem} -----BEGIN CERTIFICATE----- block`,
-    );
-  }
-  return { path: raw, certs: certs.map((cert) => `${cert}\n`) };
-}
-
-/** Legacy `DOT_SERVER`: one upstream spec, not a list. */
-function readDotServer(env: Env): readonly UpstreamSpec[] | undefined {
-  const raw = nonEmpty(env, "DOT_SERVER");
-  return raw === undefined ? undefined : [parseUpstream(raw, "DOT_SERVER")];
-}
-
-/** Legacy `DNS_SERVER_IP` (+ `DNS_SERVER_PORT`): one upstream authenticated against its IP. */
-function readDnsServerIp(env: Env, context: ParseContext): readonly UpstreamSpec[] | undefined {
-  const ip = nonEmpty(env, "DNS_SERVER_IP");
-  const port = nonEmpty(env, "DNS_SERVER_PORT");
-  if (port !== undefined) integer(1, 65535)(port, "DNS_SERVER_PORT", context);
-  if (ip === undefined) {
-    if (port === undefined) return undefined;
-    throw new ConfigError(`Invalid DNS_SERVER_PORT "${port}": DNS_SERVER_IP is not set`);
-  }
-  const address = parseIpAddress(ip, "DNS_SERVER_IP");
-  const host = isIP(address) === 6 ? `[${address}]` : address;
-  return [parseUpstream(`${host}:${port ?? DEFAULT_DOT_PORT}`, "DNS_SERVER_IP")];
-}
-
-/** Every setting, once. Add a setting here and a field to {@linkcode Config}. */
 const SETTINGS = {
   listen: list<string>({
     flag: "listen",
@@ -307,6 +167,8 @@ const SETTINGS = {
     parse: integer(0, 604800),
     default: () => 86400,
   }),
+  ...LIMIT_SETTINGS,
+  ...OPERATIONS_SETTINGS,
 };
 
 type Values = { [K in keyof typeof SETTINGS]: ReturnType<typeof SETTINGS[K]["default"]> };
@@ -316,12 +178,17 @@ const FLAG_OPTIONS = {
   help: { type: "boolean", short: "h" },
   version: { type: "boolean", short: "V" },
   ...Object.fromEntries(
-    Object.values(SETTINGS).map((s: AnySetting) => [
-      s.flag,
-      s.short === undefined ? { type: "string" } : { type: "string", short: s.short },
-    ]),
+    Object.values(SETTINGS).map((s: AnySetting) => {
+      const type = s.boolean ? "boolean" : "string";
+      return [s.flag, s.short === undefined ? { type } : { type, short: s.short }];
+    }),
   ),
 } as const;
+
+/** Flags that take no value. */
+const SWITCHES = new Set(
+  Object.values(SETTINGS).filter((s: AnySetting) => s.boolean).map((s: AnySetting) => s.flag),
+);
 
 interface FlagValue {
   readonly raw: string;
@@ -385,6 +252,11 @@ function readFlags(args: readonly string[]): Map<string, FlagValue[]> | "help" |
     if (!Object.hasOwn(FLAG_OPTIONS, token.name)) {
       throw new ConfigError(`Unknown option ${token.rawName}`);
     }
+    if (token.value === undefined && SWITCHES.has(token.name)) {
+      const list = flags.get(token.name) ?? [];
+      flags.set(token.name, [...list, { raw: "true", source: token.rawName }]);
+      continue;
+    }
     if (token.value === undefined) throw new ConfigError(`Missing value for ${token.rawName}`);
     if (!token.inlineValue && /^-./.test(token.value)) {
       throw new ConfigError(
@@ -428,10 +300,4 @@ function readEnv(
     }
     return setting.parse(trimmed, source, context);
   });
-}
-
-/** Returns a variable's value, treating an empty string as unset. */
-function nonEmpty(env: Env, name: string): string | undefined {
-  const value = env[name];
-  return value === "" ? undefined : value;
 }

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
-import { ConfigError, parseConfig, USAGE } from "./config.ts";
+import { ConfigError, DEFAULT_LIMITS, parseConfig, USAGE } from "./config.ts";
 import type { Config, ConfigEnvironment } from "./config.ts";
+import { OPERATIONS_SETTINGS } from "./config_operations.ts";
 
 const CERT_A = "-----BEGIN CERTIFICATE-----\nMIIBAAAA\n-----END CERTIFICATE-----";
 const CERT_B = "-----BEGIN CERTIFICATE-----\nMIIBBBBB\n-----END CERTIFICATE-----";
@@ -51,6 +52,18 @@ function labels(config: Config): string[] {
   return config.upstreams.map((upstream) => upstream.label);
 }
 
+/**
+ * The config with upstreams as text, without the limits and operations
+ * settings (config_limits_test.ts and config_operations_test.ts cover those).
+ */
+function plain(config: Config): Record<string, unknown> {
+  const rest: Record<string, unknown> = { ...config, upstreams: labels(config) };
+  for (const key of [...Object.keys(DEFAULT_LIMITS), ...Object.keys(OPERATIONS_SETTINGS)]) {
+    delete rest[key];
+  }
+  return rest;
+}
+
 function assertConfigError(
   args: readonly string[],
   env: Record<string, string>,
@@ -69,7 +82,18 @@ const CLOUDFLARE = ["1.1.1.1:853#cloudflare-dns.com", "1.0.0.1:853#cloudflare-dn
 
 Deno.test("parseConfig() returns the defaults without arguments or variables", () => {
   const config = run([]);
-  assert.deepEqual({ ...config, upstreams: labels(config) }, {
+  assert.deepEqual(config.allow.map((range) => range.text), [
+    "127.0.0.0/8",
+    "::1/128",
+    "10.0.0.0/8",
+    "172.16.0.0/12",
+    "192.168.0.0/16",
+    "169.254.0.0/16",
+    "fe80::/10",
+    "fc00::/7",
+  ]);
+  assert.deepEqual({ ...config, allow: [] }, { ...config, ...DEFAULT_LIMITS, allow: [] });
+  assert.deepEqual(plain(config), {
     listen: ["127.0.0.1"],
     port: 53,
     upstreams: CLOUDFLARE,
@@ -98,7 +122,7 @@ Deno.test("parseConfig() reads every long flag", () => {
       "--timeout 2500 --max-udp-size 4096 --log-level debug --log-format text " +
       "--cache-size 50 --cache-min-ttl 5 --cache-max-ttl 3600 --stale-ttl 0",
   ));
-  assert.deepEqual({ ...config, upstreams: labels(config) }, {
+  assert.deepEqual(plain(config), {
     listen: ["0.0.0.0"],
     port: 5353,
     upstreams: ["9.9.9.9:853#dns.quad9.net"],
@@ -169,7 +193,7 @@ Deno.test("parseConfig() reads every DOTPROXY_* variable", () => {
     DOTPROXY_CACHE_MAX_TTL: "60",
     DOTPROXY_STALE_TTL: "30",
   });
-  assert.deepEqual({ ...config, upstreams: labels(config) }, {
+  assert.deepEqual(plain(config), {
     listen: ["127.0.0.1", "::1"],
     port: 5300,
     upstreams: ["9.9.9.9:853#dns.quad9.net", "[2620:fe::fe]:853#dns.quad9.net"],
@@ -225,6 +249,10 @@ Deno.test("parseConfig() treats empty variables as unset", () => {
     "DOTPROXY_MAX_UDP_SIZE",
     "DOTPROXY_LOG_LEVEL",
     "DOTPROXY_LOG_FORMAT",
+    "DOTPROXY_ALLOW",
+    "DOTPROXY_RATE_LIMIT",
+    "DOTPROXY_MAX_IN_FLIGHT",
+    "DOTPROXY_TCP_IDLE_TIMEOUT",
     "DOT_PORT",
     "DOT_SERVER",
     "DNS_SERVER_IP",
@@ -324,7 +352,15 @@ Deno.test("USAGE documents every flag and variable", () => {
   const names = "--listen -l --port -p --upstream -u --ca-file --timeout --max-udp-size " +
     "--log-level --log-format --help -h --version -V DOTPROXY_LISTEN DOTPROXY_PORT " +
     "DOTPROXY_UPSTREAMS DOTPROXY_CA_FILE DOTPROXY_TIMEOUT DOTPROXY_MAX_UDP_SIZE " +
-    "DOTPROXY_LOG_LEVEL DOTPROXY_LOG_FORMAT DOT_PORT DOT_SERVER DNS_SERVER_IP DNS_SERVER_PORT";
+    "DOTPROXY_LOG_LEVEL DOTPROXY_LOG_FORMAT DOT_PORT DOT_SERVER DNS_SERVER_IP DNS_SERVER_PORT " +
+    "--cache-size --cache-min-ttl --cache-max-ttl --stale-ttl DOTPROXY_CACHE_SIZE " +
+    "DOTPROXY_CACHE_MIN_TTL DOTPROXY_CACHE_MAX_TTL DOTPROXY_STALE_TTL " +
+    "--allow --rate-limit --rate-limit-burst --rate-limit-ipv4-prefix --rate-limit-ipv6-prefix " +
+    "--max-in-flight --max-tcp-connections --max-tcp-per-client --tcp-idle-timeout " +
+    "--upstream-connections --upstream-max-inflight DOTPROXY_ALLOW DOTPROXY_RATE_LIMIT " +
+    "DOTPROXY_RATE_LIMIT_BURST DOTPROXY_RATE_LIMIT_IPV4_PREFIX DOTPROXY_RATE_LIMIT_IPV6_PREFIX " +
+    "DOTPROXY_MAX_IN_FLIGHT DOTPROXY_MAX_TCP_CONNECTIONS DOTPROXY_MAX_TCP_PER_CLIENT " +
+    "DOTPROXY_TCP_IDLE_TIMEOUT DOTPROXY_UPSTREAM_CONNECTIONS DOTPROXY_UPSTREAM_MAX_INFLIGHT";
   for (const name of names.split(" ")) assert(USAGE.includes(name), name);
 });
 

@@ -35,8 +35,13 @@ export function getLogger(...parts: string[]): Logger {
  *
  * @param level Lowest level written.
  * @param format "text" for people, "json" for log collectors.
+ * @param logQueries Write the query log (`--log-queries`) whatever `level` is.
  */
-export async function setupLogging(level: LogLevel, format: LogFormat): Promise<void> {
+export async function setupLogging(
+  level: LogLevel,
+  format: LogFormat,
+  logQueries = false,
+): Promise<void> {
   const formatter = format === "json" ? formatJsonLine : getTextFormatter({ value: "bare" });
   const encoder = new TextEncoder();
   const stderr: Sink = (record: LogRecord) => {
@@ -47,6 +52,12 @@ export async function setupLogging(level: LogLevel, format: LogFormat): Promise<
     sinks: { stderr },
     loggers: [
       { category: ["dotproxy"], lowestLevel: level, sinks: ["stderr"] },
+      {
+        category: ["dotproxy", "querylog"],
+        lowestLevel: logQueries ? "info" : level,
+        sinks: ["stderr"],
+        parentSinks: "override",
+      },
       { category: ["logtape", "meta"], lowestLevel: "warning", sinks: ["stderr"] },
     ],
   });

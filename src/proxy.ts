@@ -6,38 +6,82 @@
  */
 
 import type { Config } from "./config.ts";
-import { UdpFrontend } from "./frontend/udp_frontend.ts";
-import { TcpFrontend } from "./frontend/tcp_frontend.ts";
+import { type LimitsConfig, resolveLimits } from "./config_limits.ts";
+import type { Admission } from "./access/admission.ts";
+import { startFrontends } from "./frontend/start_frontends.ts";
 import { QueryHandler } from "./query_handler.ts";
 import { DotUpstream, type DotUpstreamOptions } from "./upstream/dot_upstream.ts";
+import { PlainUpstream } from "./upstream/plain_upstream.ts";
+import type { Upstream } from "./upstream/upstream.ts";
+import type { UpstreamPolicy } from "./upstream/upstream_group.ts";
 import { Forwarder } from "./upstream/forwarder.ts";
+import { type ForwardZoneConfig, Routing, type RoutingConfig } from "./routing/routing.ts";
+import type { ForwardSpec } from "./upstream_spec.ts";
 import { DnsCache } from "./cache/dns_cache.ts";
 import { Resolver } from "./cache/resolver.ts";
+import { ProxyMetrics } from "./observability/proxy_metrics.ts";
+import { type HttpEndpoint, startHttpServer } from "./observability/http_server.ts";
 import { getLogger } from "./log.ts";
 
 const log = getLogger();
+
+/** An upstream counts for readiness if it answered within this long. */
+const READY_WINDOW_MS = 15_000;
+/** With the HTTP endpoint on, an upstream idle this long is probed (readiness stays current). */
+const IDLE_PROBE_MS = 5_000;
 
 /** What the proxy needs from the configuration, plus tuning knobs for tests. */
 export type ProxyOptions =
   & Pick<Config, "listen" | "port" | "upstreams" | "caCerts" | "timeoutMs" | "maxUdpSize">
   & Partial<Pick<Config, "cacheSize" | "cacheMinTtl" | "cacheMaxTtl" | "staleTtl">>
+  & Partial<LimitsConfig>
   & {
     /** Bytes the cache may hold. @default {64 MiB} */
     readonly cacheMaxBytes?: number;
     /** Close idle client TCP connections after this long. @default {10000} */
     readonly tcpIdleTimeoutMs?: number;
-    /** Per-upstream settings other than the address and CAs. */
-    readonly upstream?: Omit<DotUpstreamOptions, "spec" | "caCerts">;
+    /** Per-upstream settings other than the address and CAs; these win over the limits. */
+    readonly upstream?: Omit<DotUpstreamOptions, "spec" | "caCerts" | "metrics">;
+    /** Serve /metrics, /healthz and /readyz here (`--http`); off when absent. */
+    readonly http?: { readonly hostname: string; readonly port: number };
+    /** Log one line per answered query (`--log-queries`). */
+    readonly logQueries?: boolean;
+    /** Version reported in `dotproxy_build_info`. */
+    readonly version?: string;
+    /** How often idle upstreams are probed when `http` is on. @default {5000} */
+    readonly idleProbeMs?: number;
+    /** Split DNS: zones sent to other resolvers. @default {[]} */
+    readonly forwardZones?: readonly ForwardZoneConfig[];
+    /** How each group orders its upstreams. @default {"fastest"} */
+    readonly upstreamPolicy?: UpstreamPolicy;
+    /** Answer the built-in private zones locally. @default {true} */
+    readonly builtinZones?: boolean;
   };
+
+/** The settings a reload can change. */
+export type ReloadableOptions = Pick<ProxyOptions, "upstreams"> & Partial<RoutingConfig>;
 
 /** A running proxy. */
 export interface RunningProxy extends AsyncDisposable {
   /** The port both UDP and TCP listen on (useful when 0 was asked for). */
   readonly port: number;
-  /** The upstreams, in configured order. */
-  readonly upstreams: readonly DotUpstream[];
+  /** The upstreams in use: the default ones in configured order, then the forward zones'. */
+  readonly upstreams: readonly Upstream[];
+  /** Access list and limits shared by the frontends, with their counters. */
+  readonly admission: Admission;
   /** The answer cache, or null when it is off. */
   readonly cache: DnsCache | null;
+  /** Every metric of the proxy. */
+  readonly metrics: ProxyMetrics;
+  /** The operations endpoint, when `http` was given. */
+  readonly http: HttpEndpoint | null;
+  /** Turns /readyz to 503 (lame duck) while the proxy goes on serving. */
+  enterLameDuck(): void;
+  /**
+   * Applies new upstreams and routes without dropping queries in flight or
+   * the cache; upstreams no longer used are closed once their queries are done.
+   */
+  reload(options: ReloadableOptions): void;
   /**
    * Stops taking queries, finishes those in flight (at most `graceMs`),
    * closes upstream connections.
@@ -55,10 +99,30 @@ export interface RunningProxy extends AsyncDisposable {
  * @throws {Error} When a listener cannot be bound (one line naming the address).
  */
 export function startProxy(options: ProxyOptions): RunningProxy {
-  const upstreams = options.upstreams.map((spec) =>
-    new DotUpstream({ ...options.upstream, spec, caCerts: options.caCerts })
-  );
-  const forwarder = new Forwarder({ upstreams, timeoutMs: options.timeoutMs });
+  const limits = resolveLimits(options);
+  const metrics = new ProxyMetrics(options.version ?? "dev");
+  const idleProbe = options.http ? { idleProbeMs: options.idleProbeMs ?? IDLE_PROBE_MS } : {};
+  const createUpstream = (spec: ForwardSpec): Upstream =>
+    "plaintext" in spec
+      ? new PlainUpstream({ spec, metrics: metrics.upstream(spec.label) })
+      : new DotUpstream({
+        maxConnections: limits.upstreamConnections,
+        maxInFlightPerConnection: limits.upstreamMaxInFlight,
+        ...idleProbe,
+        ...options.upstream,
+        spec,
+        caCerts: options.caCerts,
+        metrics: metrics.upstream(spec.label),
+      });
+  const routingConfig = (o: ReloadableOptions): RoutingConfig => ({
+    upstreams: o.upstreams,
+    forwardZones: o.forwardZones ?? [],
+    upstreamPolicy: o.upstreamPolicy ?? "fastest",
+    builtinZones: o.builtinZones ?? true,
+  });
+  const routing = new Routing(routingConfig(options), createUpstream);
+  metrics.watchUpstreams(() => routing.upstreams);
+  const forwarder = new Forwarder({ timeoutMs: options.timeoutMs });
   const cacheSize = options.cacheSize ?? 10000;
   const cache = cacheSize === 0 ? null : new DnsCache({
     maxEntries: cacheSize,
@@ -66,33 +130,83 @@ export function startProxy(options: ProxyOptions): RunningProxy {
     staleTtl: options.staleTtl ?? 86400,
   });
   const bounds = { minTtl: options.cacheMinTtl ?? 0, maxTtl: options.cacheMaxTtl ?? 86400 };
-  const resolver = new Resolver({ forwarder, cache, bounds });
-  const handler = new QueryHandler({ resolver, maxUdpSize: options.maxUdpSize });
+  if (cache !== null) metrics.watchCache(cache);
+  const router = () => routing.router;
+  const resolver = new Resolver({ forwarder, router, cache, bounds, metrics });
+  const handler = new QueryHandler({
+    resolver,
+    router,
+    maxUdpSize: options.maxUdpSize,
+    metrics,
+    logQueries: options.logQueries ?? false,
+  });
   const { udp, tcp, port } = bindListeners(options.listen, options.port);
-  const udpFrontends = udp.map((listener) => new UdpFrontend(listener, handler));
-  const tcpOptions = { idleTimeoutMs: options.tcpIdleTimeoutMs ?? 10000 };
-  const tcpFrontends = tcp.map((listener) => new TcpFrontend(listener, handler, tcpOptions));
-  for (const frontend of udpFrontends) {
+  const frontends = startFrontends({ udp, tcp }, handler, {
+    limits,
+    maxUdpSize: options.maxUdpSize,
+  });
+  for (const frontend of frontends.udp) {
     log.info("Listening on {address} port {port} (UDP and TCP)", {
       address: frontend.addr.hostname,
       port,
     });
   }
   log.info("Forwarding over TLS to {upstreams}", {
-    upstreams: upstreams.map((upstream) => upstream.label).join(", "),
+    upstreams: options.upstreams.map((upstream) => upstream.label).join(", "),
   });
+  for (const forward of options.forwardZones ?? []) {
+    log.info("Forwarding {zone} to {upstreams}", {
+      zone: forward.zone,
+      upstreams: forward.upstreams.map((upstream) => upstream.label).join(", "),
+    });
+  }
 
+  let lameDuck = false;
   let stopping: Promise<void> | null = null;
+  const notReadyReason = () => {
+    if (stopping !== null) return "shutting down";
+    if (lameDuck) return "lame duck: shutting down soon";
+    const usable = (upstream: Upstream) => upstream.health.answeredWithin(READY_WINDOW_MS);
+    if (routing.router.defaultGroup.upstreams.some(usable)) return null;
+    return "no upstream answered recently";
+  };
+  const http = options.http
+    ? startHttpServer({ ...options.http, metrics: () => metrics.registry.render(), notReadyReason })
+    : null;
+  const retiring = new Set<Promise<void>>();
+  const reload = (next: ReloadableOptions) => {
+    const retired = routing.apply(routingConfig(next));
+    const closing = (async () => {
+      // Queries already sent to a retired upstream finish within the deadline.
+      await new Promise((resolve) => setTimeout(resolve, options.timeoutMs + 1000));
+      await Promise.all(retired.map((upstream) => upstream.close()));
+    })();
+    retiring.add(closing);
+    closing.finally(() => retiring.delete(closing));
+  };
   const shutdown = (graceMs = options.timeoutMs + 1000) =>
     stopping ??= (async () => {
-      await Promise.all([
-        ...udpFrontends.map((frontend) => frontend.drain(graceMs)),
-        ...tcpFrontends.map((frontend) => frontend.drain(graceMs)),
-      ]);
-      await Promise.all(upstreams.map((upstream) => upstream.close()));
+      await frontends.drain(graceMs);
+      await Promise.all([...retiring]);
+      await Promise.all(routing.upstreams.map((upstream) => upstream.close()));
+      await http?.shutdown();
       log.info("Stopped");
     })();
-  return { port, upstreams, cache, shutdown, [Symbol.asyncDispose]: () => shutdown() };
+  const { admission } = frontends;
+  return {
+    port,
+    get upstreams() {
+      return routing.upstreams;
+    },
+    admission,
+    cache,
+    metrics,
+    http,
+    enterLameDuck: () => void (lameDuck = true),
+    reload,
+    shutdown,
+    [Symbol.asyncDispose]: () => shutdown(),
+  };
 }
 
 interface Listeners {

@@ -1,7 +1,8 @@
 /**
  * What the proxy does with one client query, whatever transport brought it:
- * refuse what is malformed as the RFCs say, forward the rest, and fit the
- * answer to the client.
+ * refuse what is malformed as the RFCs say, answer what it answers itself,
+ * resolve the rest (cache, then upstreams), fit the answer to the client, and
+ * count and optionally log the outcome.
  *
  * @module
  */
@@ -15,11 +16,22 @@ import {
 } from "./wire/constants.ts";
 import { getOpcode, isResponse } from "./wire/header.ts";
 import { type MessageLayout, parseMessage } from "./wire/message.ts";
-import { buildClientResponse, buildErrorResponse, udpPayloadLimit } from "./wire/responses.ts";
+import { nameToString } from "./wire/name.ts";
+import {
+  buildClientResponse,
+  buildErrorResponse,
+  type ResponseOptions,
+  udpPayloadLimit,
+} from "./wire/responses.ts";
+import { buildIdServerAnswer, isIdServerQuery } from "./wire/local_answers.ts";
 import type { Resolver } from "./cache/resolver.ts";
+import type { Router } from "./routing/router.ts";
+import { buildLocalAnswer } from "./routing/local_zones.ts";
+import { type ProxyMetrics, rcodeName, typeName } from "./observability/proxy_metrics.ts";
 import { getLogger } from "./log.ts";
 
 const log = getLogger("query");
+const queryLog = getLogger("querylog");
 
 /** The transport a query came in on. */
 export type Transport = "udp" | "tcp";
@@ -35,19 +47,38 @@ export interface QueryContext {
 export interface QueryHandlerOptions {
   /** Cache, coalescing and forwarding. */
   readonly resolver: Resolver;
+  /** The current router (it changes on reload). */
+  readonly router: () => Router;
   /** Largest UDP answer (`--max-udp-size`). */
   readonly maxUdpSize: number;
+  readonly metrics: ProxyMetrics;
+  /** Log one line per answered query (`--log-queries`). */
+  readonly logQueries?: boolean;
+}
+
+/** What became of a query, for metrics and the query log. */
+interface Outcome {
+  readonly response: Uint8Array;
+  /** upstream, cache, stale, local, or the reason it was refused or dropped. */
+  readonly source: string;
+  readonly upstream?: string;
 }
 
 /** Turns a client query into the answer to send back. */
 export class QueryHandler {
   readonly #resolver: Resolver;
+  readonly #router: () => Router;
   readonly #maxUdpSize: number;
+  readonly #metrics: ProxyMetrics;
+  readonly #logQueries: boolean;
 
-  /** @param options The resolver and the UDP size. */
+  /** @param options The resolver, the UDP size, metrics and logging. */
   constructor(options: QueryHandlerOptions) {
     this.#resolver = options.resolver;
+    this.#router = options.router;
     this.#maxUdpSize = options.maxUdpSize;
+    this.#metrics = options.metrics;
+    this.#logQueries = options.logQueries ?? false;
   }
 
   /**
@@ -59,19 +90,36 @@ export class QueryHandler {
    * to have a header, or itself a response: answering those could loop).
    */
   async handle(query: Uint8Array, context: QueryContext): Promise<Uint8Array | null> {
-    if (query.length < HEADER_LENGTH) return drop(context, `message of ${query.length} octets`);
-    if (isResponse(query)) return drop(context, "QR bit set");
+    const started = performance.now();
+    if (query.length < HEADER_LENGTH) return this.#drop(context, "short", `${query.length} octets`);
+    if (isResponse(query)) return this.#drop(context, "response", "QR bit set");
     let layout: MessageLayout | null = null;
-    let problem: string | null = null;
+    let problem = "";
     try {
       layout = parseMessage(query);
     } catch (error) {
       problem = (error as Error).message;
     }
+    if (layout?.questionCount === 1) this.#metrics.request(context.transport, layout.qtype);
+    const outcome = await this.#answer(query, layout, problem, context);
+    const response = outcome.response;
+    const rcode = (response[3]! & 0x0f) | (outcome.source === "badvers" ? RCODE.BADVERS : 0);
+    const seconds = (performance.now() - started) / 1000;
+    this.#metrics.response(context.transport, rcode, outcome.source, seconds);
+    if (this.#logQueries) this.#logQuery(query, layout, context, rcode, outcome, seconds);
+    return response;
+  }
+
+  async #answer(
+    query: Uint8Array,
+    layout: MessageLayout | null,
+    problem: string,
+    context: QueryContext,
+  ): Promise<Outcome> {
     if (getOpcode(query) !== OPCODE_QUERY) {
       return this.#refuse(query, layout, RCODE.NOTIMP, context, `opcode ${getOpcode(query)}`);
     }
-    if (layout === null) return this.#refuse(query, null, RCODE.FORMERR, context, problem!);
+    if (layout === null) return this.#refuse(query, null, RCODE.FORMERR, context, problem);
     if (layout.questionCount !== 1) {
       return this.#refuse(query, layout, RCODE.FORMERR, context, "no question");
     }
@@ -79,22 +127,41 @@ export class QueryHandler {
       const version = layout.edns.version;
       return this.#refuse(query, layout, RCODE.BADVERS, context, `EDNS version ${version}`);
     }
-    const resolution = await this.#resolver.resolve(query, layout);
+    const options: ResponseOptions = {
+      limit: context.transport === "udp"
+        ? udpPayloadLimit(layout, this.#maxUdpSize)
+        : MAX_MESSAGE_SIZE,
+      maxUdpSize: this.#maxUdpSize,
+    };
+    if (isIdServerQuery(query, layout)) {
+      const message = buildIdServerAnswer(query, layout);
+      const answer = { message, questionEnd: layout.questionEnd, extendedRcode: 0, errors: [] };
+      return { response: buildClientResponse(answer, query, layout, options), source: "local" };
+    }
+    const route = this.#router().route(query);
+    if (route.kind === "local") {
+      const message = buildLocalAnswer(query, layout, route.zone);
+      const answer = { message, questionEnd: layout.questionEnd, extendedRcode: 0, errors: [] };
+      return { response: buildClientResponse(answer, query, layout, options), source: "local" };
+    }
+    const resolution = await this.#resolver.resolve(query, layout, route.group);
     if (resolution === null) {
-      return buildErrorResponse(query, layout, RCODE.SERVFAIL, this.#maxUdpSize, {
+      const response = buildErrorResponse(query, layout, RCODE.SERVFAIL, this.#maxUdpSize, {
         code: EDE_CODE.NO_REACHABLE_AUTHORITY,
         text: "no upstream answered in time",
       });
+      return { response, source: "unreachable" };
     }
-    const limit = context.transport === "udp"
-      ? udpPayloadLimit(layout, this.#maxUdpSize)
-      : MAX_MESSAGE_SIZE;
-    return buildClientResponse(resolution.answer, query, layout, {
-      limit,
-      maxUdpSize: this.#maxUdpSize,
+    const response = buildClientResponse(resolution.answer, query, layout, {
+      ...options,
       ...(resolution.ttls && { ttls: resolution.ttls }),
       ...(resolution.error && { error: resolution.error }),
     });
+    return {
+      response,
+      source: resolution.source,
+      ...(resolution.upstream !== undefined && { upstream: resolution.upstream }),
+    };
   }
 
   #refuse(
@@ -103,22 +170,48 @@ export class QueryHandler {
     rcode: number,
     context: QueryContext,
     reason: string,
-  ): Uint8Array {
+  ): Outcome {
+    const action = rcodeName(rcode).toLowerCase();
+    this.#metrics.rejected(action, action === "formerr" ? "malformed" : reason.split(" ")[0]!);
     log.debug("Answering {rcode} to {client} over {transport}: {reason}", {
-      rcode,
+      rcode: rcodeName(rcode),
       client: `${context.client.hostname}:${context.client.port}`,
       transport: context.transport,
       reason,
     });
-    return buildErrorResponse(query, layout, rcode, this.#maxUdpSize);
+    return { response: buildErrorResponse(query, layout, rcode, this.#maxUdpSize), source: action };
   }
-}
 
-function drop(context: QueryContext, reason: string): null {
-  log.debug("Dropping message from {client} over {transport}: {reason}", {
-    client: `${context.client.hostname}:${context.client.port}`,
-    transport: context.transport,
-    reason,
-  });
-  return null;
+  #drop(context: QueryContext, reason: string, detail: string): null {
+    this.#metrics.rejected("drop", reason);
+    log.debug("Dropping message from {client} over {transport}: {detail}", {
+      client: `${context.client.hostname}:${context.client.port}`,
+      transport: context.transport,
+      detail,
+    });
+    return null;
+  }
+
+  #logQuery(
+    query: Uint8Array,
+    layout: MessageLayout | null,
+    context: QueryContext,
+    rcode: number,
+    outcome: Outcome,
+    seconds: number,
+  ): void {
+    const question = layout?.questionCount === 1;
+    queryLog.info(
+      "{client} {proto} {name} {type} {rcode} {source} {duration_ms} ms",
+      {
+        client: context.client.hostname,
+        proto: context.transport,
+        name: question ? nameToString(query, HEADER_LENGTH) : "",
+        type: question ? typeName(layout.qtype) : "",
+        rcode: rcodeName(rcode),
+        source: outcome.upstream ?? outcome.source,
+        duration_ms: Math.round(seconds * 10000) / 10,
+      },
+    );
+  }
 }

@@ -89,6 +89,49 @@ export function parseUpstreamSpec(text: string): UpstreamSpec {
   return Object.freeze({ address, port, authName, label });
 }
 
+/** A plaintext upstream for a forward zone inside the trust boundary (`udp://IP[:PORT]`). */
+export interface PlainUpstreamSpec {
+  /** Always true: queries to it travel unencrypted. */
+  readonly plaintext: true;
+  readonly address: string;
+  /** UDP (and TCP) port, default 53. */
+  readonly port: number;
+  /** Display form, `udp://IP:PORT`. */
+  readonly label: string;
+}
+
+/** Where a forward zone sends its queries. */
+export type ForwardSpec = UpstreamSpec | PlainUpstreamSpec;
+
+/**
+ * Parses the resolver of a forward zone: a DNS-over-TLS spec as for
+ * {@linkcode parseUpstreamSpec}, or an explicitly plaintext `udp://IP[:PORT]`
+ * (port 53 by default).
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseForwardSpec } from "./upstream_spec.ts";
+ *
+ * assert.equal(parseForwardSpec("udp://10.96.0.10").label, "udp://10.96.0.10:53");
+ * assert.equal(parseForwardSpec("9.9.9.9#dns.quad9.net").label, "9.9.9.9:853#dns.quad9.net");
+ * ```
+ *
+ * @param text The spec.
+ * @returns The parsed spec.
+ * @throws {UpstreamSpecError} When it cannot be parsed.
+ */
+export function parseForwardSpec(text: string): ForwardSpec {
+  if (!text.startsWith("udp://")) return parseUpstreamSpec(text);
+  const hostPort = text.slice("udp://".length);
+  if (hostPort.includes("#")) {
+    throw new UpstreamSpecError(text, "a plaintext upstream has no authentication name");
+  }
+  const { address, port } = parseHostPort(text, hostPort, 53);
+  const host = isIP(address) === 6 ? `[${address}]` : address;
+  return Object.freeze({ plaintext: true as const, address, port, label: `udp://${host}:${port}` });
+}
+
 /** The built-in upstreams: Cloudflare's two IPv4 resolvers. */
 export const DEFAULT_UPSTREAMS: readonly UpstreamSpec[] = Object.freeze([
   parseUpstreamSpec("1.1.1.1:853#cloudflare-dns.com"),
@@ -100,12 +143,12 @@ interface HostPort {
   readonly port: number;
 }
 
-function parseHostPort(text: string, hostPort: string): HostPort {
+function parseHostPort(text: string, hostPort: string, defaultPort = DEFAULT_DOT_PORT): HostPort {
   if (hostPort === "") {
     throw new UpstreamSpecError(text, "the IP address is missing, expected IP[:PORT][#AUTH_NAME]");
   }
-  if (hostPort.startsWith("[")) return parseBracketed(text, hostPort);
-  if (isIP(hostPort) === 6) return { address: hostPort, port: DEFAULT_DOT_PORT };
+  if (hostPort.startsWith("[")) return parseBracketed(text, hostPort, defaultPort);
+  if (isIP(hostPort) === 6) return { address: hostPort, port: defaultPort };
   const colon = hostPort.lastIndexOf(":");
   const address = colon === -1 ? hostPort : hostPort.slice(0, colon);
   if (address.includes(":")) {
@@ -123,11 +166,11 @@ function parseHostPort(text: string, hostPort: string): HostPort {
       `address "${address}" is not an IP address (hostnames are not supported: no bootstrap DNS)`,
     );
   }
-  const port = colon === -1 ? DEFAULT_DOT_PORT : parsePort(text, hostPort.slice(colon + 1));
+  const port = colon === -1 ? defaultPort : parsePort(text, hostPort.slice(colon + 1));
   return { address, port };
 }
 
-function parseBracketed(text: string, hostPort: string): HostPort {
+function parseBracketed(text: string, hostPort: string, defaultPort: number): HostPort {
   const close = hostPort.indexOf("]");
   if (close === -1) throw new UpstreamSpecError(text, 'missing "]" after the IPv6 address');
   const address = hostPort.slice(1, close);
@@ -135,7 +178,7 @@ function parseBracketed(text: string, hostPort: string): HostPort {
     throw new UpstreamSpecError(text, `"${address}" in brackets is not an IPv6 address`);
   }
   const rest = hostPort.slice(close + 1);
-  if (rest === "") return { address, port: DEFAULT_DOT_PORT };
+  if (rest === "") return { address, port: defaultPort };
   if (!rest.startsWith(":")) {
     throw new UpstreamSpecError(text, `expected ":PORT" or "#AUTH_NAME" after "]", got "${rest}"`);
   }

@@ -108,3 +108,60 @@ Deno.test("SIGTERM: queries in flight are answered, then exit 0", async () => {
     assert.ok(lines.some((line) => /Received SIGTERM/.test(line.message)));
   }
 });
+
+Deno.test("--log-queries writes one JSON line per answer; SIGTERM with --lameduck turns /readyz 503 first", async () => {
+  await using upstream = await startFakeDotServer();
+  const port = deadPort();
+  const httpPort = deadPort();
+  const child = dotproxy([
+    "--port",
+    String(port),
+    "--upstream",
+    `127.0.0.1:${upstream.port}#dot.test`,
+    "--ca-file",
+    CA,
+    "--log-queries",
+    "--http",
+    `127.0.0.1:${httpPort}`,
+    "--lameduck",
+    "1000",
+    "--log-level",
+    "warning", // the query log is written whatever the level
+  ], { DOTPROXY_LOG_FORMAT: "json" }).spawn();
+  let signalled = false;
+  try {
+    let ready = false;
+    for (let i = 0; i < 100 && !ready; i++) { // bounded: up to ~10 s for Deno to start
+      ready = await udpQuery(port, buildQuery("ready.example.test", "A"), { timeoutMs: 100 })
+        .then(() => true, () => false);
+    }
+    assert.ok(ready, "the proxy answers");
+    await udpQuery(port, buildQuery("Logged.Example.test", "AAAA"));
+    child.kill("SIGTERM");
+    signalled = true;
+    let status = 0;
+    for (let i = 0; i < 50 && status !== 503; i++) { // bounded: the signal arrives at once
+      const response = await fetch(`http://127.0.0.1:${httpPort}/readyz`);
+      await response.body?.cancel();
+      status = response.status;
+    }
+    assert.equal(status, 503, "not ready during the lame-duck period");
+    const during = decode(await udpQuery(port, buildQuery("lameduck.example.test", "A")));
+    assert.equal(during.rcode, "NOERROR", "still answering during the lame-duck period");
+  } finally {
+    if (!signalled) child.kill("SIGTERM");
+    const { code, stderr } = await child.output();
+    const log = new TextDecoder().decode(stderr);
+    assert.equal(code, 0, log);
+    const lines = log.trimEnd().split("\n").map((line) => JSON.parse(line));
+    const entry = lines.find((line) => line.logger === "dotproxy.querylog" && line.type === "AAAA");
+    assert.ok(entry, log);
+    assert.equal(entry.client, "127.0.0.1");
+    assert.equal(entry.proto, "udp");
+    assert.equal(entry.name, "Logged.Example.test.");
+    assert.equal(entry.rcode, "NOERROR");
+    assert.equal(entry.source, `127.0.0.1:${upstream.port}#dot.test`);
+    assert.equal(typeof entry.duration_ms, "number");
+    assert.ok(!lines.some((line) => /lame duck/.test(line.message)), "info lines stay off");
+  }
+});

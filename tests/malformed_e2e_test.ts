@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { startFakeDotServer } from "./_util/fake_dot_server.ts";
 import { buildQuery, decode, TcpDnsClient, udpQuery } from "./_util/dns_client.ts";
-import { extendedErrorOf, optOf } from "./_util/records.ts";
+import { optOf } from "./_util/records.ts";
 import { startTestProxy } from "./_util/proxy_fixture.ts";
 
 /** Header of a query with ID 0xabcd and RD, then the given counts. */

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { answer, startFakeDotServer } from "./_util/fake_dot_server.ts";
 import { buildQuery, decode, TcpDnsClient, udpQuery } from "./_util/dns_client.ts";
-import { extendedErrorOf, optOf } from "./_util/records.ts";
+import { extendedErrorOf } from "./_util/records.ts";
 import { deadPort, startTestProxy } from "./_util/proxy_fixture.ts";
 import { testdataPath } from "./_util/tools.ts";
 
@@ -137,7 +137,7 @@ Deno.test("an upstream that was down is used again once it is back, without a re
   await using proxy = startTestProxy({ upstreams: [`127.0.0.1:${port}#dot.test`] });
   const down = decode(await udpQuery(proxy.port, buildQuery("down.example.test", "A")));
   assert.equal(down.rcode, "SERVFAIL");
-  await using upstream = await startFakeDotServer({ port });
+  await using _upstream = await startFakeDotServer({ port }); // back on the same port
   let reply;
   for (let i = 0; i < 100; i++) { // bounded: probes run every 0.25-5 s
     reply = decode(await udpQuery(proxy.port, buildQuery(`up${i}.example.test`, "A")));

@@ -16,7 +16,10 @@ import {
   type TtlRewrite,
 } from "../wire/responses.ts";
 import type { Forwarder } from "../upstream/forwarder.ts";
+import type { UpstreamGroup } from "../upstream/upstream_group.ts";
+import type { Router } from "../routing/router.ts";
 import { getLogger } from "../log.ts";
+import type { ProxyMetrics } from "../observability/proxy_metrics.ts";
 import { cacheKey } from "./cache_key.ts";
 import { cacheLifetime, type TtlBounds } from "./cache_lifetime.ts";
 import type { CacheEntry, DnsCache } from "./dns_cache.ts";
@@ -35,11 +38,16 @@ export interface Resolution {
   /** An Extended DNS Error to add (Stale Answer). */
   readonly error?: ExtendedError;
   readonly source: AnswerSource;
+  /** The upstream that answered, when one did just now. */
+  readonly upstream?: string;
 }
 
 /** Settings of the resolver. */
 export interface ResolverOptions {
   readonly forwarder: Forwarder;
+  /** The current router, for background refreshes (it changes on reload). */
+  readonly router: () => Router;
+  readonly metrics: ProxyMetrics;
   /** The cache, or null when caching is off (coalescing still applies). */
   readonly cache: DnsCache | null;
   readonly bounds: TtlBounds;
@@ -59,6 +67,8 @@ const PREFETCH_MIN_HITS = 2;
 /** Cache, coalescing and serve-stale in front of the forwarder. */
 export class Resolver {
   readonly #forwarder: Forwarder;
+  readonly #router: () => Router;
+  readonly #metrics: ProxyMetrics;
   readonly #cache: DnsCache | null;
   readonly #bounds: TtlBounds;
   readonly #staleAfterMs: number;
@@ -68,6 +78,8 @@ export class Resolver {
   /** @param options Forwarder, cache and timers. */
   constructor(options: ResolverOptions) {
     this.#forwarder = options.forwarder;
+    this.#router = options.router;
+    this.#metrics = options.metrics;
     this.#cache = options.cache;
     this.#bounds = options.bounds;
     this.#staleAfterMs = options.staleAfterMs ?? 1800;
@@ -78,15 +90,24 @@ export class Resolver {
    *
    * @param query The client's query.
    * @param layout Its layout (one question, EDNS version 0 if any).
+   * @param group The upstreams that serve its name.
    * @returns The answer, or null when no upstream answered and nothing stale is left.
    */
-  async resolve(query: Uint8Array, layout: MessageLayout): Promise<Resolution | null> {
+  async resolve(
+    query: Uint8Array,
+    layout: MessageLayout,
+    group: UpstreamGroup,
+  ): Promise<Resolution | null> {
     const key = cacheKey(query, layout);
     const now = performance.now();
     const entry = this.#cache?.get(key, now);
-    if (entry === undefined) return await this.#fetch(key, query, layout);
+    if (entry === undefined) {
+      this.#metrics.cache("miss");
+      return await this.#fetch(key, query, layout, group);
+    }
     const expiresAt = entry.storedAt + entry.ttl * 1000;
     if (now < expiresAt) {
+      this.#metrics.cache("hit");
       entry.hits++;
       if (entry.hits >= PREFETCH_MIN_HITS && expiresAt - now < entry.ttl * 1000 * PREFETCH_WINDOW) {
         this.#background(key, entry);
@@ -95,13 +116,19 @@ export class Resolver {
       return { answer: entry.answer, ttls: { offsets: entry.offsets, elapsed }, source: "cache" };
     }
     // Expired but within the stale window: refresh first, serve stale on failure.
+    this.#metrics.cache("miss");
     if (now - entry.refreshFailedAt < FAILURE_RECHECK_MS) {
       this.#background(key, entry);
-      return stale(entry);
+      return this.#stale(entry);
     }
-    const fresh = await this.#raceRefresh(this.#fetch(key, query, layout));
+    const fresh = await this.#raceRefresh(this.#fetch(key, query, layout, group));
     if (fresh !== null && !isServfail(fresh.answer)) return fresh;
     entry.refreshFailedAt = performance.now();
+    return this.#stale(entry);
+  }
+
+  #stale(entry: CacheEntry): Resolution {
+    this.#metrics.cache("stale");
     return stale(entry);
   }
 
@@ -121,7 +148,11 @@ export class Resolver {
   /** Refreshes an entry without a waiting client (prefetch, stale refresh). */
   #background(key: string, entry: CacheEntry): void {
     if (this.#inFlight.has(key)) return;
-    this.#fetch(key, entry.refresh.query, entry.refresh.layout).then((resolution) => {
+    const { query, layout } = entry.refresh;
+    const route = this.#router().route(query);
+    if (route.kind !== "forward") return;
+    this.#metrics.cache("refresh");
+    this.#fetch(key, query, layout, route.group).then((resolution) => {
       if (resolution === null || isServfail(resolution.answer)) {
         entry.refreshFailedAt = performance.now();
       }
@@ -129,14 +160,23 @@ export class Resolver {
   }
 
   /** One upstream exchange per key at a time; its answer is cached and shared. */
-  #fetch(key: string, query: Uint8Array, layout: MessageLayout): Promise<Resolution | null> {
+  #fetch(
+    key: string,
+    query: Uint8Array,
+    layout: MessageLayout,
+    group: UpstreamGroup,
+  ): Promise<Resolution | null> {
     const pending = this.#inFlight.get(key);
-    if (pending !== undefined) return pending;
-    const fetching = this.#forwarder.forward(query, layout).then((forwarded) => {
+    if (pending !== undefined) {
+      this.#metrics.cache("coalesced");
+      return pending;
+    }
+    const fetching = this.#forwarder.forward(query, layout, group).then((forwarded) => {
       if (forwarded === null) return null;
       const answer = answerFromReply(forwarded.reply, forwarded.layout);
-      return this.#store(key, answer, query, layout) ??
-        { answer, source: "upstream" as const };
+      const stored = this.#store(key, answer, query, layout);
+      const resolution = stored ?? { answer, source: "upstream" as const };
+      return { ...resolution, upstream: forwarded.upstream };
     }).finally(() => this.#inFlight.delete(key));
     this.#inFlight.set(key, fetching);
     return fetching;

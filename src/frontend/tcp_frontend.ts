@@ -1,33 +1,44 @@
 /**
- * Plain DNS over TCP (RFC 7766): several queries in flight per connection,
- * handled concurrently and answered in whatever order they complete
- * (§6.2.1.1); idle connections and stalled partial messages are cut off after
- * a few seconds (§6.2.3).
+ * Plain DNS over TCP (RFC 7766): accepts client connections within the
+ * connection caps and hands each to a {@linkcode ClientConnection}, which
+ * answers several queries at once and cuts off idle and stalled clients.
  *
  * @module
  */
 
-import { frame, LengthPrefixDecoder } from "../framing/length_prefix_decoder.ts";
+import type { Admission } from "../access/admission.ts";
+import { parseIp } from "../access/ip_address.ts";
 import type { QueryHandler } from "../query_handler.ts";
 import { getLogger } from "../log.ts";
+import { ClientConnection } from "./tcp_client_connection.ts";
+import type { TcpConnectionTable } from "./tcp_connection_table.ts";
 import { settleWithin } from "./udp_frontend.ts";
 
 const log = getLogger("tcp");
 
 /** Settings of the TCP frontend. */
 export interface TcpFrontendOptions {
-  /** Close a connection with nothing in flight after this long without a whole query. @default {10000} */
+  /** Access list, rate limit and in-flight cap, shared with the other frontends. */
+  readonly admission: Admission;
+  /** Connection caps, shared with the other TCP frontends. */
+  readonly connections: TcpConnectionTable;
+  /**
+   * Close a connection with nothing in flight after this long without a
+   * whole query, and one whose client does not read an answer for this long.
+   * @default {10000}
+   */
   readonly idleTimeoutMs?: number;
   /** Queries handled at once per connection; reading pauses beyond. @default {100} */
   readonly maxInFlightPerConnection?: number;
+  /** UDP size advertised in the OPT record of REFUSED answers. @default {1232} */
+  readonly maxUdpSize?: number;
 }
 
 /** Serves DNS queries arriving on one TCP listener. */
 export class TcpFrontend {
   readonly #listener: Deno.TcpListener;
   readonly #handler: QueryHandler;
-  readonly #idleTimeoutMs: number;
-  readonly #maxInFlight: number;
+  readonly #options: TcpFrontendOptions;
   readonly #connections = new Set<ClientConnection>();
   #closed = false;
   /** Settles when the listener is closed and the accept loop has ended. */
@@ -38,13 +49,12 @@ export class TcpFrontend {
    *
    * @param listener A bound TCP listener.
    * @param handler Answers each query.
-   * @param options Timeouts and limits.
+   * @param options Admission, caps and timeouts.
    */
-  constructor(listener: Deno.TcpListener, handler: QueryHandler, options: TcpFrontendOptions = {}) {
+  constructor(listener: Deno.TcpListener, handler: QueryHandler, options: TcpFrontendOptions) {
     this.#listener = listener;
     this.#handler = handler;
-    this.#idleTimeoutMs = options.idleTimeoutMs ?? 10000;
-    this.#maxInFlight = options.maxInFlightPerConnection ?? 100;
+    this.#options = options;
     this.done = this.#acceptLoop();
   }
 
@@ -61,12 +71,12 @@ export class TcpFrontend {
    */
   async drain(graceMs: number): Promise<void> {
     this.#closeListener();
+    await this.done;
     const connections = [...this.#connections];
     for (const connection of connections) connection.drain();
     await settleWithin(connections.map((connection) => connection.done), graceMs);
     for (const connection of connections) connection.close();
     await Promise.all(connections.map((connection) => connection.done));
-    await this.done;
   }
 
   #closeListener(): void {
@@ -86,115 +96,42 @@ export class TcpFrontend {
         await new Promise((resolve) => setTimeout(resolve, 100)); // e.g. out of file descriptors
         continue;
       }
-      const connection = new ClientConnection(conn, this.#handler, {
-        idleTimeoutMs: this.#idleTimeoutMs,
-        maxInFlight: this.#maxInFlight,
-      });
-      this.#connections.add(connection);
-      connection.done.finally(() => this.#connections.delete(connection));
-    }
-  }
-}
-
-/** One client's TCP connection. */
-class ClientConnection {
-  readonly #conn: Deno.TcpConn;
-  readonly #handler: QueryHandler;
-  readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
-  readonly #idleTimeoutMs: number;
-  readonly #maxInFlight: number;
-  readonly #client: Deno.NetAddr;
-  /** Queries being answered; the connection closes only when this is empty. */
-  readonly #inFlight = new Set<Promise<void>>();
-  #idleTimer: ReturnType<typeof setTimeout> | undefined;
-  #draining = false;
-  #closed = false;
-  readonly done: Promise<void>;
-
-  constructor(
-    conn: Deno.TcpConn,
-    handler: QueryHandler,
-    options: { idleTimeoutMs: number; maxInFlight: number },
-  ) {
-    this.#conn = conn;
-    this.#handler = handler;
-    this.#writer = conn.writable.getWriter();
-    this.#idleTimeoutMs = options.idleTimeoutMs;
-    this.#maxInFlight = options.maxInFlight;
-    this.#client = conn.remoteAddr;
-    this.done = this.#serve();
-  }
-
-  /** Finish what is in flight, then close. */
-  drain(): void {
-    this.#draining = true;
-    if (this.#inFlight.size === 0) this.close();
-  }
-
-  close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    clearTimeout(this.#idleTimer);
-    try {
-      this.#conn.close();
-    } catch {
-      // Already closed by the peer's reset.
+      this.#admit(conn);
     }
   }
 
-  async #serve(): Promise<void> {
-    const queries = this.#conn.readable.pipeThrough(new LengthPrefixDecoder()).getReader();
-    this.#armIdleTimer();
-    try {
-      for (;;) {
-        const { value: query, done } = await queries.read();
-        if (done || this.#draining) break;
-        clearTimeout(this.#idleTimer);
-        this.#track(this.#answer(query));
-        if (this.#inFlight.size >= this.#maxInFlight) {
-          await Promise.race(this.#inFlight); // RFC 7766 §6.2.1.1 permits limiting; pause reading
-        }
-      }
-    } catch (error) {
-      if (!this.#closed) {
-        log.debug("TCP connection from {client} ended: {error}", {
-          client: `${this.#client.hostname}:${this.#client.port}`,
-          error: (error as Error).message,
-        });
-      }
-    }
-    await Promise.allSettled(this.#inFlight);
-    this.close();
-    await queries.cancel().catch(() => {});
-  }
-
-  async #answer(query: Uint8Array): Promise<void> {
-    const answer = await this.#handler.handle(query, { transport: "tcp", client: this.#client });
-    if (answer === null || this.#closed) return;
-    await this.#writer.write(frame(answer)).catch((error) => {
-      log.debug("Cannot send the answer to {client}: {error}", {
-        client: `${this.#client.hostname}:${this.#client.port}`,
-        error: (error as Error).message,
-      });
-      this.close();
+  /** Starts serving a new connection, or closes it at once when a cap is reached. */
+  #admit(conn: Deno.TcpConn): void {
+    const { admission, connections } = this.#options;
+    const address = parseIp(conn.remoteAddr.hostname);
+    // A client outside the access list still gets its connection (to learn it
+    // is REFUSED); it counts against the caps like any other.
+    const denied = !admission.allows(address);
+    const connection = new ClientConnection(conn, {
+      handler: this.#handler,
+      admission,
+      address,
+      denied,
+      idleTimeoutMs: this.#options.idleTimeoutMs ?? 10000,
+      maxInFlight: this.#options.maxInFlightPerConnection ?? 100,
+      maxUdpSize: this.#options.maxUdpSize ?? 1232,
     });
-  }
-
-  #track(task: Promise<void>): void {
-    const tracked: Promise<void> = task.catch((error) => {
-      log.error("Query handling failed: {error}", { error });
-    }).finally(() => {
-      this.#inFlight.delete(tracked);
-      if (this.#inFlight.size > 0) return;
-      if (this.#draining) this.close();
-      else this.#armIdleTimer();
+    const key = address === null ? conn.remoteAddr.hostname : admission.keyOf(address);
+    const refusal = connections.add(key, connection);
+    if (refusal !== null) {
+      admission.count("tcpRejected");
+      log.debug("Closing TCP connection from {client}: {cap} connection cap reached", {
+        client: conn.remoteAddr.hostname,
+        cap: refusal,
+      });
+      conn.close();
+      return;
+    }
+    this.#connections.add(connection);
+    connection.start();
+    connection.done.finally(() => {
+      this.#connections.delete(connection);
+      connections.remove(connection);
     });
-    this.#inFlight.add(tracked);
-  }
-
-  #armIdleTimer(): void {
-    clearTimeout(this.#idleTimer);
-    if (this.#closed) return;
-    this.#idleTimer = setTimeout(() => this.close(), this.#idleTimeoutMs);
   }
 }

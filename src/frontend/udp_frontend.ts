@@ -2,19 +2,39 @@
  * Plain DNS over UDP: each datagram is handled on its own, so a slow
  * upstream answer never holds up the next datagram.
  *
+ * Before a datagram reaches the query handler it passes the shared
+ * admission checks. Over UDP the source address can be forged, so a client
+ * outside the access list or over its rate gets no answer at all (as with
+ * dnsdist's ACL and Blocky's rate limit): an answer would let a forger aim
+ * it at a victim. ANY gets an empty TC=1 answer, and a full proxy answers
+ * REFUSED; neither is ever larger than the query.
+ *
  * @module
  */
 
 import { MAX_MESSAGE_SIZE } from "../wire/constants.ts";
+import type { Admission } from "../access/admission.ts";
+import { parseIp } from "../access/ip_address.ts";
+import { buildAnyTruncated, buildRefused } from "../access/refusals.ts";
 import type { QueryHandler } from "../query_handler.ts";
 import { getLogger } from "../log.ts";
 
 const log = getLogger("udp");
 
+/** Settings of the UDP frontend. */
+export interface UdpFrontendOptions {
+  /** Access list, rate limit and in-flight cap, shared with the other frontends. */
+  readonly admission: Admission;
+  /** UDP size advertised in the OPT record of the answers the frontend writes. @default {1232} */
+  readonly maxUdpSize?: number;
+}
+
 /** Serves DNS queries arriving on one UDP socket. */
 export class UdpFrontend {
   readonly #listener: Deno.DatagramConn;
   readonly #handler: QueryHandler;
+  readonly #admission: Admission;
+  readonly #maxUdpSize: number;
   readonly #inFlight = new Set<Promise<void>>();
   #draining = false;
   #closed = false;
@@ -26,10 +46,13 @@ export class UdpFrontend {
    *
    * @param listener A bound UDP socket.
    * @param handler Answers each query.
+   * @param options Admission checks.
    */
-  constructor(listener: Deno.DatagramConn, handler: QueryHandler) {
+  constructor(listener: Deno.DatagramConn, handler: QueryHandler, options: UdpFrontendOptions) {
     this.#listener = listener;
     this.#handler = handler;
+    this.#admission = options.admission;
+    this.#maxUdpSize = options.maxUdpSize ?? 1232;
     this.done = this.#receiveLoop();
   }
 
@@ -78,12 +101,41 @@ export class UdpFrontend {
         continue;
       }
       if (this.#draining) continue;
-      this.#track(this.#answer(datagram.slice(), client));
+      const address = parseIp(client.hostname);
+      if (!this.#admission.allows(address) || !this.#admission.withinRate(address!)) continue;
+      const query = datagram.slice();
+      const early = this.#answerEarly(query);
+      if (early === undefined) {
+        this.#track(this.#answer(query, client).finally(() => this.#admission.inFlight.release()));
+      } else {
+        // Awaited here, not tracked: the receive loop cannot outrun its own
+        // sends, so a flood cannot pile up pending sends.
+        await this.#send(early, client);
+      }
     }
+  }
+
+  /**
+   * The answer the frontend gives itself (TC=1 to ANY, REFUSED when full),
+   * null to drop, or undefined when the query goes to the handler (it then
+   * holds a slot in flight).
+   */
+  #answerEarly(query: Uint8Array): Uint8Array | null | undefined {
+    const truncated = buildAnyTruncated(query, this.#maxUdpSize);
+    if (truncated !== null) {
+      this.#admission.count("anyTruncated");
+      return truncated;
+    }
+    if (this.#admission.tryStart()) return undefined;
+    return buildRefused(query, this.#maxUdpSize);
   }
 
   async #answer(query: Uint8Array, client: Deno.NetAddr): Promise<void> {
     const answer = await this.#handler.handle(query, { transport: "udp", client });
+    await this.#send(answer, client);
+  }
+
+  async #send(answer: Uint8Array | null, client: Deno.NetAddr): Promise<void> {
     if (answer === null || this.#closed) return;
     try {
       await this.#listener.send(answer, client);

@@ -11,13 +11,14 @@
  */
 
 import type { MessageLayout } from "../wire/message.ts";
-import { buildUpstreamFrame } from "../wire/upstream_query.ts";
-import { parseMessage } from "../wire/message.ts";
+import { PROBE_QUERY_FRAME, PROBE_QUERY_LAYOUT } from "./probe_query.ts";
 import type { UpstreamSpec } from "../upstream_spec.ts";
 import { getLogger } from "../log.ts";
 import { DotConnection, type Exchanged } from "./dot_connection.ts";
 import { UpstreamHealth } from "./health.ts";
 import { UpstreamError } from "./upstream_error.ts";
+import type { Upstream } from "./upstream.ts";
+import type { UpstreamSeries } from "../observability/proxy_metrics.ts";
 
 const log = getLogger("upstream");
 
@@ -34,21 +35,23 @@ export interface DotUpstreamOptions {
   readonly maxConnections?: number;
   /** Queries in flight on one connection at most. @default {512} */
   readonly maxInFlightPerConnection?: number;
+  /** Probe while idle to keep the health current (see {@linkcode UpstreamHealth}). */
+  readonly idleProbeMs?: number;
+  /** This upstream's metric series. */
+  readonly metrics: UpstreamSeries;
 }
 
 /** Queries in flight on the least busy connection before another is opened. */
 const SPREAD_THRESHOLD = 100;
 
-/** `. IN NS` with RD=1: the probe CoreDNS sends; any matching answer means alive. */
-const PROBE_QUERY = new Uint8Array([0, 0, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 1]);
-const PROBE_LAYOUT = parseMessage(PROBE_QUERY);
-
 /** A DNS-over-TLS upstream resolver. */
-export class DotUpstream {
+export class DotUpstream implements Upstream {
   /** The upstream as configured, e.g. `1.1.1.1:853#cloudflare-dns.com`. */
   readonly label: string;
   /** Up/down state, probed while down. */
   readonly health: UpstreamHealth;
+  /** This upstream's metric series. */
+  readonly metrics: UpstreamSeries;
   readonly #connectOptions;
   readonly #maxConnections: number;
   readonly #maxInFlight: number;
@@ -68,9 +71,11 @@ export class DotUpstream {
     };
     this.#maxConnections = options.maxConnections ?? 2;
     this.#maxInFlight = options.maxInFlightPerConnection ?? 512;
+    this.metrics = options.metrics;
     this.health = new UpstreamHealth({
       label: this.label,
-      probe: (signal) => this.#probe(signal),
+      probe: (timeoutMs) => this.#probe(timeoutMs),
+      ...(options.idleProbeMs !== undefined && { idleProbeMs: options.idleProbeMs }),
     });
   }
 
@@ -79,22 +84,31 @@ export class DotUpstream {
     return this.#connections.length;
   }
 
+  /** Queries sent and not answered yet, over all connections. */
+  get inFlight(): number {
+    let total = 0;
+    for (const connection of this.#connections) total += connection.inFlight;
+    return total;
+  }
+
   /**
    * Sends a framed query on a pooled connection and waits for its reply.
    *
    * @param frame The framed query (see `buildUpstreamFrame`); its ID is overwritten.
    * @param layout Layout of the query in the frame.
-   * @param signal The attempt's deadline.
+   * @param timeoutMs The attempt's deadline, connecting included.
    * @returns The matched reply.
    * @throws {UpstreamError} On any failure, with its reason.
    */
   async exchange(
     frame: Uint8Array,
     layout: MessageLayout,
-    signal: AbortSignal,
+    timeoutMs: number,
   ): Promise<Exchanged> {
-    const connection = await this.#acquire(signal);
-    return await connection.exchange(frame, layout, signal);
+    const started = performance.now();
+    const connection = await this.#acquire(timeoutMs);
+    const left = timeoutMs - (performance.now() - started);
+    return await connection.exchange(frame, layout, Math.max(left, 1));
   }
 
   /** Closes every connection and stops probing. */
@@ -107,7 +121,7 @@ export class DotUpstream {
     await this.health.close();
   }
 
-  async #acquire(signal: AbortSignal): Promise<DotConnection> {
+  async #acquire(timeoutMs: number): Promise<DotConnection> {
     if (this.#closed) throw new UpstreamError("closed", this.label, "proxy shutting down");
     let best: DotConnection | undefined;
     for (const connection of this.#connections) {
@@ -121,7 +135,7 @@ export class DotUpstream {
     }
     const opening = this.#connecting ??= this.#open();
     if (best !== undefined) return best; // keep going while the new connection opens
-    return await abortable(opening, signal, this.label);
+    return await withTimeout(opening, timeoutMs, this.label);
   }
 
   #open(): Promise<DotConnection> {
@@ -131,6 +145,7 @@ export class DotUpstream {
         throw new UpstreamError("closed", this.label, "proxy shutting down");
       }
       this.#connections.push(connection);
+      this.metrics.opened.inc();
       log.debug("{upstream}: TLS connection open ({count} in all)", {
         upstream: this.label,
         count: this.#connections.length,
@@ -151,18 +166,21 @@ export class DotUpstream {
     return opening;
   }
 
-  async #probe(signal: AbortSignal): Promise<void> {
-    await this.exchange(buildUpstreamFrame(PROBE_QUERY, PROBE_LAYOUT), PROBE_LAYOUT, signal);
+  async #probe(timeoutMs: number): Promise<void> {
+    try {
+      await this.exchange(PROBE_QUERY_FRAME.slice(), PROBE_QUERY_LAYOUT, timeoutMs);
+    } catch (error) {
+      if (error instanceof UpstreamError) this.metrics.failed(error.reason);
+      throw error;
+    }
   }
 }
 
-/** Waits for `promise` unless `signal` aborts first (the promise keeps running). */
-function abortable<T>(promise: Promise<T>, signal: AbortSignal, label: string): Promise<T> {
-  if (signal.aborted) return Promise.reject(timeoutError(label));
+/** Waits for `promise` at most `ms` (the promise keeps running). */
+function withTimeout<T>(promise: Promise<T>, ms: number, label: string): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(timeoutError(label));
-    signal.addEventListener("abort", onAbort, { once: true });
-    promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+    const timer = setTimeout(() => reject(timeoutError(label)), ms);
+    promise.then(resolve, reject).finally(() => clearTimeout(timer));
   });
 }
 

@@ -10,7 +10,7 @@
 import type { MessageLayout } from "../wire/message.ts";
 import { buildUpstreamFrame } from "../wire/upstream_query.ts";
 import type { Exchanged } from "./dot_connection.ts";
-import type { DotUpstream } from "./dot_upstream.ts";
+import type { UpstreamGroup } from "./upstream_group.ts";
 import { UpstreamError } from "./upstream_error.ts";
 
 /** A reply and the upstream that gave it. */
@@ -21,8 +21,6 @@ export interface Forwarded extends Exchanged {
 
 /** Settings of the forwarder. */
 export interface ForwarderOptions {
-  /** The upstreams, in order of preference. */
-  readonly upstreams: readonly DotUpstream[];
   /** Deadline for one client query across all attempts (`--timeout`). */
   readonly timeoutMs: number;
   /** Deadline of one attempt, so that a stalled upstream leaves time for another. @default {2000} */
@@ -32,64 +30,73 @@ export interface ForwarderOptions {
 /** Resends after a connection closed before its answer, per query. */
 const MAX_RESENDS_ON_CLOSE = 2;
 
-/** Forwards queries to DNS-over-TLS upstreams with failover. */
+/** Forwards queries to a group of upstreams with failover. */
 export class Forwarder {
-  readonly #upstreams: readonly DotUpstream[];
   readonly #timeoutMs: number;
   readonly #attemptTimeoutMs: number;
 
-  /** @param options Upstreams and deadlines. */
+  /** @param options Deadlines. */
   constructor(options: ForwarderOptions) {
-    this.#upstreams = options.upstreams;
     this.#timeoutMs = options.timeoutMs;
     this.#attemptTimeoutMs = Math.min(options.attemptTimeoutMs ?? 2000, options.timeoutMs);
   }
 
   /**
-   * Forwards a query.
+   * Forwards a query to the upstreams of a group, in the order its policy
+   * gives, each attempt with its own deadline, until one answers or the
+   * query's deadline passes.
    *
    * @param query The client's query.
    * @param layout Its layout (exactly one question).
+   * @param group The upstreams that serve this name.
    * @returns The first matching reply, or null when no upstream answered in time.
    */
-  async forward(query: Uint8Array, layout: MessageLayout): Promise<Forwarded | null> {
+  async forward(
+    query: Uint8Array,
+    layout: MessageLayout,
+    group: UpstreamGroup,
+  ): Promise<Forwarded | null> {
     const deadline = performance.now() + this.#timeoutMs;
-    const maxAttempts = 2 * this.#upstreams.length;
+    const order = group.order();
+    const maxAttempts = 2 * order.length;
     let frame = buildUpstreamFrame(query, layout);
     let sent = 0;
     let attempts = 0;
     let resends = 0;
-    let next = 0;
-    while (attempts < maxAttempts) {
-      const upstream = this.#pick(next);
+    for (let i = 0; attempts < maxAttempts; i++) {
+      const upstream = order[i % order.length];
       const remaining = deadline - performance.now();
       if (upstream === undefined || remaining <= 0) return null;
+      if (!upstream.health.up) {
+        if (!order.some((candidate) => candidate.health.up)) return null;
+        continue;
+      }
       // A previous write of this frame may still be queued on another
       // connection with another ID in it: give each send its own copy.
       if (sent++ > 0) frame = frame.slice();
-      const signal = AbortSignal.timeout(Math.min(this.#attemptTimeoutMs, remaining));
+      const timeoutMs = Math.min(this.#attemptTimeoutMs, remaining);
+      const { metrics } = upstream;
+      const started = performance.now();
+      metrics.sent.inc();
       try {
-        const exchanged = await upstream.exchange(frame, layout, signal);
+        const exchanged = await upstream.exchange(frame, layout, timeoutMs);
+        const elapsed = performance.now() - started;
+        metrics.duration.observe(elapsed / 1000);
+        group.recordRtt(upstream, elapsed);
         upstream.health.recordSuccess();
         return { ...exchanged, upstream: upstream.label };
       } catch (error) {
         if (!(error instanceof UpstreamError)) throw error;
-        if (error.reason === "closed" && resends++ < MAX_RESENDS_ON_CLOSE) continue;
+        metrics.failed(error.reason);
+        if (error.reason === "closed" && resends++ < MAX_RESENDS_ON_CLOSE) {
+          i--; // the same upstream again, on a fresh connection
+          continue;
+        }
+        if (error.reason === "timeout") group.recordRtt(upstream, performance.now() - started);
         upstream.health.recordFailure(error);
         attempts++;
-        next = this.#upstreams.indexOf(upstream) + 1;
       }
     }
     return null;
-  }
-
-  /** The first healthy upstream at or after position `from`, wrapping around. */
-  #pick(from: number): DotUpstream | undefined {
-    const count = this.#upstreams.length;
-    for (let i = 0; i < count; i++) {
-      const upstream = this.#upstreams[(from + i) % count]!;
-      if (upstream.health.up) return upstream;
-    }
-    return undefined;
   }
 }

@@ -10,7 +10,7 @@
  */
 
 import { getLogger } from "../log.ts";
-import type { UpstreamError } from "./upstream_error.ts";
+import { UpstreamError } from "./upstream_error.ts";
 
 const log = getLogger("upstream");
 
@@ -19,7 +19,7 @@ export interface UpstreamHealthOptions {
   /** The upstream's label, for logs. */
   readonly label: string;
   /** Sends one probe query; resolves when any matching answer comes back. */
-  readonly probe: (signal: AbortSignal) => Promise<void>;
+  readonly probe: (timeoutMs: number) => Promise<void>;
   /** Consecutive soft failures (timeouts, bad replies) that mark it down. @default {2} */
   readonly maxFails?: number;
   /** First wait between probes; doubled after each failed probe. @default {250} */
@@ -28,6 +28,11 @@ export interface UpstreamHealthOptions {
   readonly maxProbeIntervalMs?: number;
   /** Deadline of one probe. @default {2000} */
   readonly probeTimeoutMs?: number;
+  /**
+   * When set, an upstream that is up but has not answered for this long is
+   * probed, so that its state stays current without traffic (readiness).
+   */
+  readonly idleProbeMs?: number;
 }
 
 /** Up/down state of an upstream, with a background probe while down. */
@@ -36,12 +41,17 @@ export class UpstreamHealth {
   #up = true;
   #failures = 0;
   #downSince = 0;
+  #lastSuccessAt = -Infinity;
   #probing: Promise<void> | null = null;
+  readonly #idleProbing: Promise<void> | null = null;
   readonly #stop = new AbortController();
 
   /** @param options How health is judged and probed. */
   constructor(options: UpstreamHealthOptions) {
     this.#options = options;
+    if (options.idleProbeMs !== undefined) {
+      this.#idleProbing = this.#probeWhileIdle(options.idleProbeMs);
+    }
   }
 
   /** Whether queries should be sent to this upstream. */
@@ -49,9 +59,20 @@ export class UpstreamHealth {
     return this.#up;
   }
 
+  /**
+   * Whether the upstream is up and answered within the last `windowMs`.
+   *
+   * @param windowMs How recent the last answer must be.
+   * @returns True when it can be counted on.
+   */
+  answeredWithin(windowMs: number): boolean {
+    return this.#up && performance.now() - this.#lastSuccessAt < windowMs;
+  }
+
   /** An exchange succeeded. */
   recordSuccess(): void {
     this.#failures = 0;
+    this.#lastSuccessAt = performance.now();
   }
 
   /**
@@ -70,7 +91,7 @@ export class UpstreamHealth {
   /** Stops probing. */
   async close(): Promise<void> {
     this.#stop.abort();
-    await this.#probing;
+    await Promise.all([this.#probing, this.#idleProbing]);
   }
 
   #markDown(error: UpstreamError): void {
@@ -94,8 +115,7 @@ export class UpstreamHealth {
       await sleep(interval, stop);
       if (stop.aborted) return;
       try {
-        const timeout = AbortSignal.timeout(this.#options.probeTimeoutMs ?? 2000);
-        await this.#options.probe(AbortSignal.any([timeout, stop]));
+        await this.#options.probe(this.#options.probeTimeoutMs ?? 2000);
       } catch (error) {
         log.debug("Probe of {upstream} failed: {error}", {
           upstream: this.#options.label,
@@ -105,13 +125,29 @@ export class UpstreamHealth {
         continue;
       }
       this.#up = true;
-      this.#failures = 0;
+      this.recordSuccess();
       const downFor = ((performance.now() - this.#downSince) / 1000).toFixed(1);
       log.info("Upstream {upstream} is up again after {downFor} s", {
         upstream: this.#options.label,
         downFor,
       });
       return;
+    }
+  }
+
+  async #probeWhileIdle(intervalMs: number): Promise<void> {
+    const stop = this.#stop.signal;
+    while (!stop.aborted) {
+      if (this.#up && performance.now() - this.#lastSuccessAt >= intervalMs) {
+        try {
+          await this.#options.probe(this.#options.probeTimeoutMs ?? 2000);
+          this.recordSuccess();
+        } catch (error) {
+          if (stop.aborted) return;
+          if (error instanceof UpstreamError) this.recordFailure(error);
+        }
+      }
+      await sleep(intervalMs, stop);
     }
   }
 }

@@ -23,6 +23,9 @@ export interface TestProxyOptions {
   readonly upstreamIdleTimeoutMs?: number;
   readonly cacheSize?: number;
   readonly cacheMaxBytes?: number;
+  /** Serve the operations endpoint on an ephemeral loopback port. */
+  readonly http?: boolean;
+  readonly idleProbeMs?: number;
 }
 
 /**
@@ -45,8 +48,11 @@ export function startTestProxy(options: TestProxyOptions): RunningProxy {
     maxUdpSize: options.maxUdpSize ?? 1232,
     tcpIdleTimeoutMs: options.tcpIdleTimeoutMs ?? 10000,
     upstream: { idleTimeoutMs: options.upstreamIdleTimeoutMs ?? 30000 },
+    version: "0.0.0-test",
     ...(options.cacheSize !== undefined && { cacheSize: options.cacheSize }),
     ...(options.cacheMaxBytes !== undefined && { cacheMaxBytes: options.cacheMaxBytes }),
+    ...(options.http && { http: { hostname: "127.0.0.1", port: 0 } }),
+    ...(options.idleProbeMs !== undefined && { idleProbeMs: options.idleProbeMs }),
   });
 }
 

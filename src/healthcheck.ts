@@ -1,0 +1,95 @@
+/**
+ * `dotproxy healthcheck`: asks a running proxy `id.server. CH TXT` over UDP
+ * and exits 0 if any well-formed reply comes back, 1 otherwise. The proxy
+ * answers that question itself, so an upstream outage does not make an
+ * orchestrator restart a healthy container; and a `FROM scratch` image
+ * needs neither a shell nor curl for its HEALTHCHECK.
+ *
+ * @module
+ */
+
+import type { Config } from "./config.ts";
+import { HEADER_LENGTH } from "./wire/constants.ts";
+import { getId, isResponse } from "./wire/header.ts";
+import { parseMessage } from "./wire/message.ts";
+
+/** `id.server. CH TXT` with ID 0 (replaced by a random one). */
+const QUERY = new Uint8Array([
+  0,
+  0,
+  0,
+  0,
+  0,
+  1,
+  0,
+  0,
+  0,
+  0,
+  0,
+  0,
+  2,
+  0x69,
+  0x64,
+  6,
+  0x73,
+  0x65,
+  0x72,
+  0x76,
+  0x65,
+  0x72,
+  0,
+  0,
+  16,
+  0,
+  3,
+]);
+
+/**
+ * Where to send the check: the first listen address, with the wildcard
+ * addresses replaced by loopback of the same family.
+ *
+ * @param config The proxy's configuration (flags and `DOTPROXY_*` variables).
+ * @returns Address and port.
+ */
+export function healthcheckTarget(config: Pick<Config, "listen" | "port">): Deno.NetAddr {
+  const listen = config.listen[0] ?? "127.0.0.1";
+  const hostname = listen === "0.0.0.0" ? "127.0.0.1" : listen === "::" ? "::1" : listen;
+  return { transport: "udp", hostname, port: config.port };
+}
+
+/**
+ * Sends one query and waits for a matching, well-formed reply.
+ *
+ * @param target The proxy's address.
+ * @param timeoutMs How long to wait.
+ * @returns Null when healthy, else what went wrong.
+ */
+export async function checkHealth(target: Deno.NetAddr, timeoutMs = 2000): Promise<string | null> {
+  const query = QUERY.slice();
+  const id = crypto.getRandomValues(new Uint16Array(1))[0]!;
+  query[0] = id >>> 8;
+  query[1] = id & 0xff;
+  const wildcard = target.hostname.includes(":") ? "::" : "0.0.0.0";
+  const socket = Deno.listenDatagram({ transport: "udp", hostname: wildcard, port: 0 });
+  const timer = setTimeout(() => socket.close(), timeoutMs);
+  try {
+    await socket.send(query, target);
+    for (;;) {
+      const [reply] = await socket.receive();
+      if (reply.length < HEADER_LENGTH || !isResponse(reply) || getId(reply) !== id) continue;
+      parseMessage(reply);
+      return null;
+    }
+  } catch (error) {
+    return error instanceof Deno.errors.BadResource || error instanceof Deno.errors.Interrupted
+      ? `no reply from ${target.hostname} port ${target.port} within ${timeoutMs} ms`
+      : (error as Error).message;
+  } finally {
+    clearTimeout(timer);
+    try {
+      socket.close();
+    } catch {
+      // Closed by the timeout.
+    }
+  }
+}

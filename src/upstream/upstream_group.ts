@@ -1,0 +1,87 @@
+/**
+ * A set of upstreams that serve the same names (the default upstreams, or
+ * the resolvers of one forward zone), and the policy that orders them for
+ * each query:
+ *
+ * - `sequential`: in configured order; the next one only when the first fails;
+ * - `round-robin`: each query starts at the next upstream;
+ * - `fastest`: lowest smoothed round-trip time first (as Unbound and Knot
+ *   choose), re-measured continuously: one query in twenty goes to another
+ *   healthy upstream so that a slow one that got fast again is noticed.
+ *
+ * Down upstreams are left out; they come back through their probes.
+ *
+ * @module
+ */
+
+import type { Upstream } from "./upstream.ts";
+
+/** How a group orders its upstreams. */
+export type UpstreamPolicy = "sequential" | "round-robin" | "fastest";
+
+/** Weight of a new round-trip time in the smoothed one. */
+const SMOOTHING = 0.3;
+/** Share of queries that explore an upstream other than the fastest. */
+const EXPLORE_SHARE = 0.05;
+
+/** Upstreams for one set of names, with their selection policy. */
+export class UpstreamGroup {
+  /** The upstreams, in configured order. */
+  readonly upstreams: readonly Upstream[];
+  readonly policy: UpstreamPolicy;
+  #next = 0;
+  /** Smoothed round-trip time per upstream in ms; unmeasured upstreams are tried first. */
+  readonly #srtt = new Map<Upstream, number>();
+
+  /**
+   * @param upstreams The upstreams, in configured order.
+   * @param policy How to order them.
+   */
+  constructor(upstreams: readonly Upstream[], policy: UpstreamPolicy) {
+    this.upstreams = upstreams;
+    this.policy = policy;
+  }
+
+  /**
+   * The healthy upstreams in the order this query should try them.
+   *
+   * @returns The order; empty when every upstream is down.
+   */
+  order(): Upstream[] {
+    const healthy = this.upstreams.filter((upstream) => upstream.health.up);
+    if (healthy.length < 2) return healthy;
+    switch (this.policy) {
+      case "sequential":
+        return healthy;
+      case "round-robin": {
+        const start = this.#next++ % healthy.length;
+        return [...healthy.slice(start), ...healthy.slice(0, start)];
+      }
+      case "fastest": {
+        const sorted = healthy.sort((a, b) => (this.#srtt.get(a) ?? 0) - (this.#srtt.get(b) ?? 0));
+        if (Math.random() < EXPLORE_SHARE) {
+          const other = 1 + Math.floor(Math.random() * (sorted.length - 1));
+          [sorted[0], sorted[other]] = [sorted[other]!, sorted[0]!];
+        }
+        return sorted;
+      }
+    }
+  }
+
+  /**
+   * Records how long an upstream took to answer (or, for a timeout, the
+   * time waited, so that it sinks in the `fastest` order).
+   *
+   * @param upstream The upstream.
+   * @param ms The round-trip time.
+   */
+  recordRtt(upstream: Upstream, ms: number): void {
+    const previous = this.#srtt.get(upstream);
+    this.#srtt.set(upstream, previous === undefined ? ms : previous + SMOOTHING * (ms - previous));
+  }
+
+  /** Smoothed round-trip time of an upstream in ms, if measured. */
+  srtt(upstream: Upstream): number | undefined {
+    return this.#srtt.get(upstream);
+  }
+}

@@ -1,0 +1,177 @@
+// The operations endpoint and the built-in health check against the real
+// proxy: metrics that move by the right amounts after real queries and
+// parse as strict Prometheus text, readiness that follows the upstream, a
+// lame-duck period, and `dotproxy healthcheck` exit codes.
+
+import assert from "node:assert/strict";
+import { startFakeDotServer } from "./_util/fake_dot_server.ts";
+import { buildQuery, decode, TcpDnsClient, udpQuery } from "./_util/dns_client.ts";
+import { deadPort, startTestProxy } from "./_util/proxy_fixture.ts";
+import { parsePrometheusText, valueOf } from "./_util/prometheus_text.ts";
+
+const MAIN = new URL("../main.ts", import.meta.url).pathname;
+const DASHBOARD = new URL("../deploy/monitoring/grafana-dashboard.json", import.meta.url);
+
+async function get(addr: Deno.NetAddr, path: string): Promise<{ status: number; body: string }> {
+  const response = await fetch(`http://${addr.hostname}:${addr.port}${path}`);
+  return { status: response.status, body: await response.text() };
+}
+
+async function waitForStatus(addr: Deno.NetAddr, path: string, status: number): Promise<string> {
+  let last = { status: 0, body: "" };
+  for (let i = 0; i < 100 && last.status !== status; i++) { // bounded: about 10 s
+    if (i > 0) await new Promise((resolve) => setTimeout(resolve, 100));
+    last = await get(addr, path);
+  }
+  assert.equal(last.status, status, `${path}: ${last.body}`);
+  return last.body;
+}
+
+/** id.server. CH TXT */
+function idServerQuery(id: number): Uint8Array {
+  return new Uint8Array([
+    id >> 8,
+    id & 0xff,
+    1,
+    0,
+    0,
+    1,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    2,
+    0x69,
+    0x64,
+    6,
+    0x73,
+    0x65,
+    0x72,
+    0x76,
+    0x65,
+    0x72,
+    0,
+    0,
+    16,
+    0,
+    3,
+  ]);
+}
+
+Deno.test("/metrics counts real queries by the right amounts and parses as Prometheus text", async () => {
+  await using upstream = await startFakeDotServer();
+  await using proxy = startTestProxy({ upstreams: [upstream], http: true });
+  const label = proxy.upstreams[0]!.label;
+  await udpQuery(proxy.port, buildQuery("one.example.test", "A"));
+  await udpQuery(proxy.port, buildQuery("two.example.test", "A"));
+  await udpQuery(proxy.port, buildQuery("one.example.test", "A")); // from the cache
+  await using client = await TcpDnsClient.connect(proxy.port);
+  await client.send(buildQuery("three.example.test", "AAAA"));
+  await client.receive();
+  await udpQuery(proxy.port, new Uint8Array([0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0])); // FORMERR
+  const id = decode(await udpQuery(proxy.port, idServerQuery(77)));
+  assert.equal(id.rcode, "NOERROR");
+
+  const { status, body } = await get(proxy.http!.addr, "/metrics");
+  assert.equal(status, 200);
+  const metrics = parsePrometheusText(body);
+  const expect = (name: string, labels: Record<string, string>, value: number) =>
+    assert.equal(valueOf(metrics, name, labels), value, `${name} ${JSON.stringify(labels)}`);
+  expect("dotproxy_dns_requests_total", { proto: "udp", type: "A" }, 3);
+  expect("dotproxy_dns_requests_total", { proto: "tcp", type: "AAAA" }, 1);
+  expect("dotproxy_dns_requests_total", { proto: "udp", type: "TXT" }, 1);
+  expect("dotproxy_dns_responses_total", { rcode: "NOERROR", source: "upstream" }, 3);
+  expect("dotproxy_dns_responses_total", { rcode: "NOERROR", source: "cache" }, 1);
+  expect("dotproxy_dns_responses_total", { rcode: "NOERROR", source: "local" }, 1);
+  expect("dotproxy_dns_responses_total", { rcode: "FORMERR", source: "formerr" }, 1);
+  expect("dotproxy_dns_rejected_total", { action: "formerr", reason: "malformed" }, 1);
+  expect("dotproxy_dns_request_duration_seconds_count", { proto: "udp" }, 5);
+  expect("dotproxy_dns_request_duration_seconds_count", { proto: "tcp" }, 1);
+  expect("dotproxy_cache_requests_total", { result: "hit" }, 1);
+  expect("dotproxy_cache_requests_total", { result: "miss" }, 3);
+  expect("dotproxy_cache_entries", {}, 3);
+  expect("dotproxy_upstream_requests_total", { to: label }, 3);
+  expect("dotproxy_upstream_request_duration_seconds_count", { to: label }, 3);
+  expect("dotproxy_upstream_tls_connections_opened_total", { to: label }, 1);
+  expect("dotproxy_upstream_tls_connections", { to: label }, 1);
+  expect("dotproxy_upstream_requests_in_flight", { to: label }, 0);
+  expect("dotproxy_upstream_up", { to: label }, 1);
+  assert.equal(metrics.get("dotproxy_build_info")?.samples[0]?.value, 1);
+  assert.equal(metrics.get("dotproxy_build_info")?.samples[0]?.labels.version, "0.0.0-test");
+
+  const dashboard = await Deno.readTextFile(DASHBOARD);
+  const names = new Set(dashboard.match(/dotproxy_[a-z_]+/g));
+  for (const name of names) {
+    const family = name.replace(/_(bucket|sum|count)$/, "");
+    assert.ok(metrics.has(name) || metrics.has(family), `dashboard uses unknown metric ${name}`);
+  }
+});
+
+Deno.test("failures are counted by upstream and reason", async () => {
+  const dead = `127.0.0.1:${deadPort()}#dot.test`;
+  await using live = await startFakeDotServer();
+  await using proxy = startTestProxy({ upstreams: [dead, live], http: true });
+  await udpQuery(proxy.port, buildQuery("failover.example.test", "A"));
+  const metrics = parsePrometheusText((await get(proxy.http!.addr, "/metrics")).body);
+  // The query's attempt, and the probes that follow (their number depends on timing).
+  assert.ok(valueOf(metrics, "dotproxy_upstream_failures_total", { reason: "connect" }) >= 1);
+  assert.equal(valueOf(metrics, "dotproxy_upstream_up", { to: dead }), 0);
+});
+
+Deno.test("/readyz follows the only upstream down and back up; /healthz stays 200", async () => {
+  let upstream = await startFakeDotServer();
+  const port = upstream.port;
+  await using proxy = startTestProxy({ upstreams: [upstream], http: true, idleProbeMs: 200 });
+  try {
+    const addr = proxy.http!.addr;
+    await waitForStatus(addr, "/readyz", 200);
+    await upstream.close();
+    const reason = await waitForStatus(addr, "/readyz", 503);
+    assert.match(reason, /upstream/);
+    assert.equal((await get(addr, "/healthz")).status, 200);
+    upstream = await startFakeDotServer({ port });
+    await waitForStatus(addr, "/readyz", 200);
+    assert.equal((await get(addr, "/nope")).status, 404);
+  } finally {
+    await upstream.close();
+  }
+});
+
+Deno.test("lame duck: /readyz turns 503 while queries are still answered", async () => {
+  await using upstream = await startFakeDotServer();
+  await using proxy = startTestProxy({ upstreams: [upstream], http: true });
+  await udpQuery(proxy.port, buildQuery("before.example.test", "A"));
+  proxy.enterLameDuck();
+  const { status, body } = await get(proxy.http!.addr, "/readyz");
+  assert.equal(status, 503);
+  assert.match(body, /lame duck/);
+  const reply = decode(await udpQuery(proxy.port, buildQuery("during.example.test", "A")));
+  assert.equal(reply.rcode, "NOERROR");
+});
+
+Deno.test("`dotproxy healthcheck` exits 0 against a live proxy, even with its upstream down, and 1 against none", async () => {
+  await using proxy = startTestProxy({ upstreams: [`127.0.0.1:${deadPort()}#dot.test`] });
+  const healthcheck = (port: number) =>
+    new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--allow-net",
+        "--allow-read",
+        "--allow-env",
+        MAIN,
+        "healthcheck",
+        "--port",
+        String(port),
+      ],
+      env: { DOTPROXY_LISTEN: "127.0.0.1" },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+  const live = await healthcheck(proxy.port);
+  assert.equal(live.code, 0, new TextDecoder().decode(live.stderr));
+  const none = await healthcheck(deadPort());
+  assert.equal(none.code, 1);
+  assert.match(new TextDecoder().decode(none.stderr), /unhealthy/);
+});
