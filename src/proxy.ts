@@ -193,6 +193,7 @@ export function startProxy(options: ProxyOptions): RunningProxy {
       log.info("Stopped");
     })();
   const { admission } = frontends;
+  metrics.watchAdmission(() => admission.counters);
   return {
     port,
     get upstreams() {

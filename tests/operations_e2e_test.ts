@@ -98,6 +98,14 @@ Deno.test("/metrics counts real queries by the right amounts and parses as Prome
   expect("dotproxy_upstream_tls_connections", { to: label }, 1);
   expect("dotproxy_upstream_requests_in_flight", { to: label }, 0);
   expect("dotproxy_upstream_up", { to: label }, 1);
+  for (const reason of ["denied", "rate-limited", "overloaded", "any-truncated", "tcp-rejected"]) {
+    assert.ok(
+      metrics.get("dotproxy_admission_rejected_total")?.samples.some((sample) =>
+        sample.labels.reason === reason
+      ),
+      reason,
+    );
+  }
   assert.equal(metrics.get("dotproxy_build_info")?.samples[0]?.value, 1);
   assert.equal(metrics.get("dotproxy_build_info")?.samples[0]?.labels.version, "0.0.0-test");
 

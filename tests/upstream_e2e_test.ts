@@ -5,7 +5,7 @@
 
 import assert from "node:assert/strict";
 import { answer, startFakeDotServer } from "./_util/fake_dot_server.ts";
-import { buildQuery, decode, TcpDnsClient, udpQuery } from "./_util/dns_client.ts";
+import { buildQuery, decode, encode, TcpDnsClient, udpQuery } from "./_util/dns_client.ts";
 import { extendedErrorOf } from "./_util/records.ts";
 import { deadPort, startTestProxy } from "./_util/proxy_fixture.ts";
 import { testdataPath } from "./_util/tools.ts";
@@ -161,4 +161,21 @@ Deno.test("graceful shutdown answers the queries in flight before closing", asyn
   await stopped;
   await client.close();
   assert.equal(upstream.openConnections, 0, "upstream connections closed");
+});
+
+Deno.test("an upstream rejecting a client's odd question (FORMERR, no question) stays up", async () => {
+  await using upstream = await startFakeDotServer({
+    handler: (query) =>
+      query.name.startsWith("odd")
+        ? encode({ type: "response", id: query.id, flags: 1, questions: [] }) // FORMERR
+        : answer(query),
+  });
+  await using proxy = startTestProxy({ upstreams: [upstream] });
+  for (let i = 0; i < 3; i++) {
+    const reply = decode(await udpQuery(proxy.port, buildQuery(`odd${i}.example.test`, "A")));
+    assert.equal(reply.rcode, "SERVFAIL");
+  }
+  assert.equal(proxy.upstreams[0]!.health.up, true, "a client cannot take the upstream down");
+  const normal = decode(await udpQuery(proxy.port, buildQuery("normal.example.test", "A")));
+  assert.equal(normal.rcode, "NOERROR");
 });

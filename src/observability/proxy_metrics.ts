@@ -9,6 +9,7 @@
  * @module
  */
 
+import type { AdmissionCounters } from "../access/admission.ts";
 import type { DnsCache } from "../cache/dns_cache.ts";
 import type { Upstream } from "../upstream/upstream.ts";
 import type { UpstreamFailure } from "../upstream/upstream_error.ts";
@@ -220,25 +221,34 @@ export class ProxyMetrics {
       new CounterFrom(
         "dotproxy_cache_evictions_total",
         "Answers evicted to keep the cache within its bounds.",
-        () => cache.evictions,
+        [],
+        () => [[[], cache.evictions]],
+      ),
+    );
+  }
+
+  /** The access list's, rate limit's and caps' counters, read when scraped. */
+  watchAdmission(counters: () => Readonly<AdmissionCounters>): void {
+    this.registry.register(
+      new CounterFrom(
+        "dotproxy_admission_rejected_total",
+        "Queries and TCP connections turned away by the access list, rate limit or caps.",
+        ["reason"],
+        () =>
+          Object.entries(counters()).map(([reason, value]) => [[kebab(reason)], value] as const),
       ),
     );
   }
 }
 
-/** A counter whose value another object keeps (rendered as a counter). */
-class CounterFrom {
-  readonly name: string;
-  readonly #help: string;
-  readonly #read: () => number;
+/** `rateLimited` → `rate-limited`, for label values. */
+function kebab(name: string): string {
+  return name.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`);
+}
 
-  constructor(name: string, help: string, read: () => number) {
-    this.name = name;
-    this.#help = help;
-    this.#read = read;
-  }
-
-  render(): string {
-    return `# HELP ${this.name} ${this.#help}\n# TYPE ${this.name} counter\n${this.name} ${this.#read()}\n`;
+/** Counters whose values another object keeps: a gauge's collection, typed as a counter. */
+class CounterFrom extends Gauge {
+  override render(): string {
+    return super.render().replace(`# TYPE ${this.name} gauge`, `# TYPE ${this.name} counter`);
   }
 }

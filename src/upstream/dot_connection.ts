@@ -9,7 +9,7 @@
 
 import { setImmediate } from "node:timers";
 import { LengthPrefixDecoder } from "../framing/length_prefix_decoder.ts";
-import { HEADER_LENGTH } from "../wire/constants.ts";
+import { HEADER_LENGTH, RCODE } from "../wire/constants.ts";
 import { getId } from "../wire/header.ts";
 import { type MessageLayout, parseMessage } from "../wire/message.ts";
 import { replyMismatch } from "../wire/reply_match.ts";
@@ -286,7 +286,13 @@ export class DotConnection {
     }
     const mismatch = replyMismatch(message, layout, pending.query, pending.layout);
     if (mismatch !== null) {
-      pending.reject(new UpstreamError("bad-reply", this.#label, `reply refused: ${mismatch}`));
+      pending.reject(
+        new UpstreamError(
+          mismatchReason(message, layout),
+          this.#label,
+          `reply refused: ${mismatch}`,
+        ),
+      );
       return;
     }
     pending.resolve({ reply: message, layout });
@@ -323,6 +329,18 @@ export class DotConnection {
     clearTimeout(this.#idleTimer);
     this.#idleTimer = setTimeout(() => this.close("idle"), this.#idleTimeoutMs);
   }
+}
+
+/**
+ * A reply without a question and with FORMERR, NOTIMP or REFUSED is the
+ * upstream rejecting the question the client wrote (RFC 1035 allows
+ * QDCOUNT=0 there): it fails this query but says nothing against the
+ * upstream. Any other mismatch is a lying or broken upstream.
+ */
+function mismatchReason(reply: Uint8Array, layout: MessageLayout): "rejected" | "bad-reply" {
+  const rcode = reply[3]! & 0x0f;
+  const refusal = rcode === RCODE.FORMERR || rcode === RCODE.NOTIMP || rcode === RCODE.REFUSED;
+  return layout.questionCount === 0 && refusal ? "rejected" : "bad-reply";
 }
 
 /** Joins frames into one buffer for a single write. */

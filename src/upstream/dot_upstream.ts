@@ -131,7 +131,7 @@ export class DotUpstream implements Upstream {
     const canGrow = this.#connections.length < this.#maxConnections;
     if (best !== undefined && (best.inFlight < SPREAD_THRESHOLD || !canGrow)) return best;
     if (!canGrow) {
-      throw new UpstreamError("timeout", this.label, "every connection is full");
+      throw new UpstreamError("busy", this.label, "every connection is full");
     }
     const opening = this.#connecting ??= this.#open();
     if (best !== undefined) return best; // keep going while the new connection opens

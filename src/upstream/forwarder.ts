@@ -11,7 +11,7 @@ import type { MessageLayout } from "../wire/message.ts";
 import { buildUpstreamFrame } from "../wire/upstream_query.ts";
 import type { Exchanged } from "./dot_connection.ts";
 import type { UpstreamGroup } from "./upstream_group.ts";
-import { UpstreamError } from "./upstream_error.ts";
+import { countsAgainstHealth, UpstreamError } from "./upstream_error.ts";
 
 /** A reply and the upstream that gave it. */
 export interface Forwarded extends Exchanged {
@@ -93,7 +93,7 @@ export class Forwarder {
           continue;
         }
         if (error.reason === "timeout") group.recordRtt(upstream, performance.now() - started);
-        upstream.health.recordFailure(error);
+        if (countsAgainstHealth(error.reason)) upstream.health.recordFailure(error);
         attempts++;
       }
     }

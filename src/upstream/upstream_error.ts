@@ -12,7 +12,21 @@ export type UpstreamFailure =
   | "tls" // handshake failed: certificate not trusted, wrong name, protocol alert
   | "timeout" // no answer before the attempt's deadline
   | "closed" // the connection ended before the answer came (often a server's idle close)
-  | "bad-reply"; // an answer that does not match the query, or garbage
+  | "bad-reply" // an answer that does not match the query, or garbage
+  | "rejected" // the upstream refused the question itself (FORMERR, REFUSED or NOTIMP without it)
+  | "busy"; // every connection to the upstream is full: local overload, not the upstream's fault
+
+/**
+ * Whether a failure says something about the upstream's health. A question
+ * the upstream rejects comes from the client (so counting it would let a
+ * client take an upstream down), and "busy" is the proxy's own overload.
+ *
+ * @param reason The failure.
+ * @returns True when it should count against the upstream.
+ */
+export function countsAgainstHealth(reason: UpstreamFailure): boolean {
+  return reason !== "rejected" && reason !== "busy";
+}
 
 /**
  * An exchange with an upstream failed.
