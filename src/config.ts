@@ -29,6 +29,7 @@ import {
 } from "./config_setting.ts";
 import { USAGE } from "./config_usage.ts";
 import { OPERATIONS_SETTINGS, type OperationsConfig } from "./config_operations.ts";
+import { ROUTING_SETTINGS, type RoutingSettings } from "./config_routing.ts";
 
 export { ConfigError } from "./config_setting.ts";
 export { USAGE } from "./config_usage.ts";
@@ -40,7 +41,7 @@ export type LogLevel = "debug" | "info" | "warning" | "error";
 export type LogFormat = "text" | "json";
 
 /** The complete, validated configuration of one dotproxy process. */
-export interface Config extends LimitsConfig, OperationsConfig {
+export interface Config extends LimitsConfig, OperationsConfig, RoutingSettings {
   /** IP addresses to listen on. */
   readonly listen: readonly string[];
   /** Port for both UDP and TCP; 0 asks the OS for an ephemeral port (used by tests). */
@@ -169,6 +170,7 @@ const SETTINGS = {
   }),
   ...LIMIT_SETTINGS,
   ...OPERATIONS_SETTINGS,
+  ...ROUTING_SETTINGS,
 };
 
 type Values = { [K in keyof typeof SETTINGS]: ReturnType<typeof SETTINGS[K]["default"]> };

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { ConfigError, DEFAULT_LIMITS, parseConfig, USAGE } from "./config.ts";
 import type { Config, ConfigEnvironment } from "./config.ts";
 import { OPERATIONS_SETTINGS } from "./config_operations.ts";
+import { ROUTING_SETTINGS } from "./config_routing.ts";
 
 const CERT_A = "-----BEGIN CERTIFICATE-----\nMIIBAAAA\n-----END CERTIFICATE-----";
 const CERT_B = "-----BEGIN CERTIFICATE-----\nMIIBBBBB\n-----END CERTIFICATE-----";
@@ -58,7 +59,8 @@ function labels(config: Config): string[] {
  */
 function plain(config: Config): Record<string, unknown> {
   const rest: Record<string, unknown> = { ...config, upstreams: labels(config) };
-  for (const key of [...Object.keys(DEFAULT_LIMITS), ...Object.keys(OPERATIONS_SETTINGS)]) {
+  const separate = [OPERATIONS_SETTINGS, ROUTING_SETTINGS].flatMap(Object.keys);
+  for (const key of [...Object.keys(DEFAULT_LIMITS), ...separate]) {
     delete rest[key];
   }
   return rest;

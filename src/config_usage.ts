@@ -24,6 +24,18 @@ export const USAGE = `dotproxy [options]
                         (RFC 8767; default 86400; 0 turns serve-stale off)
   -h, --help            usage; -V, --version
 
+Split DNS:
+      --forward-zone ZONE=SPEC[,SPEC...]
+                        send queries at or below ZONE to these resolvers instead, repeatable;
+                        SPEC is a DoT upstream as for --upstream, or udp://IP[:PORT] for a
+                        plaintext resolver inside your trust boundary (e.g. kube-dns)
+      --upstream-policy P
+                        fastest | sequential | round-robin (default fastest: lowest smoothed
+                        round-trip time among healthy upstreams)
+      --builtin-zones[=false]
+                        answer localhost, local, invalid, onion and the private reverse zones
+                        locally, so they never leak upstream (default true)
+
 Operations:
       --http ADDR:PORT  serve /metrics (Prometheus), /healthz and /readyz there (default off)
       --lameduck MS     after SIGTERM keep serving MS with /readyz 503, then drain (default 0)
@@ -72,6 +84,9 @@ Environment (flags win over variables; empty variables count as unset):
   DOTPROXY_CACHE_MIN_TTL --cache-min-ttl
   DOTPROXY_CACHE_MAX_TTL --cache-max-ttl
   DOTPROXY_STALE_TTL     --stale-ttl
+  DOTPROXY_FORWARD_ZONES --forward-zone, zones separated by ";"
+  DOTPROXY_UPSTREAM_POLICY  --upstream-policy
+  DOTPROXY_BUILTIN_ZONES --builtin-zones (true or false)
   DOTPROXY_HTTP          --http
   DOTPROXY_LAMEDUCK      --lameduck
   DOTPROXY_LOG_QUERIES   --log-queries (true or false)

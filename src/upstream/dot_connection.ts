@@ -26,6 +26,8 @@ export interface Exchanged {
   /** The reply as received (a view; copy before keeping it). */
   readonly reply: Uint8Array;
   readonly layout: MessageLayout;
+  /** Milliseconds from sending the query to its reply, connection set-up excluded. */
+  readonly rttMs: number;
 }
 
 /** How to open a connection. */
@@ -295,7 +297,7 @@ export class DotConnection {
       );
       return;
     }
-    pending.resolve({ reply: message, layout });
+    pending.resolve({ reply: message, layout, rttMs: this.#lastReadAt - pending.sentAt });
   }
 
   /** The query timed out: keep its ID reserved so a late reply cannot match a newer query. */

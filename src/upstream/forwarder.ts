@@ -82,7 +82,7 @@ export class Forwarder {
         const exchanged = await upstream.exchange(frame, layout, timeoutMs);
         const elapsed = performance.now() - started;
         metrics.duration.observe(elapsed / 1000);
-        group.recordRtt(upstream, elapsed);
+        group.recordRtt(upstream, exchanged.rttMs);
         upstream.health.recordSuccess();
         return { ...exchanged, upstream: upstream.label };
       } catch (error) {

@@ -102,6 +102,7 @@ export class PlainUpstream implements Upstream {
       socket.close();
     }, timeoutMs);
     try {
+      const sentAt = performance.now();
       await socket.send(query, this.#address);
       for (;;) {
         const [reply, from] = await socket.receive();
@@ -110,7 +111,9 @@ export class PlainUpstream implements Upstream {
           sender.hostname !== this.#address.hostname || sender.port !== this.#address.port
             ? `reply from unexpected ${sender.hostname}:${sender.port}`
             : check(reply, query, layout);
-        if (problem === null) return { reply, layout: parseMessage(reply) };
+        if (problem === null) {
+          return { reply, layout: parseMessage(reply), rttMs: performance.now() - sentAt };
+        }
         log.debug("{upstream}: reply discarded: {problem}", { upstream: this.label, problem });
       }
     } catch (error) {
@@ -141,12 +144,15 @@ export class PlainUpstream implements Upstream {
     }
     const timer = setTimeout(() => conn.close(), timeoutMs);
     try {
+      const sentAt = performance.now();
       const writer = conn.writable.getWriter();
       await writer.write(framed(query));
       writer.releaseLock();
       for await (const reply of conn.readable.pipeThrough(new LengthPrefixDecoder())) {
         const problem = check(reply, query, layout);
-        if (problem === null) return { reply, layout: parseMessage(reply) };
+        if (problem === null) {
+          return { reply, layout: parseMessage(reply), rttMs: performance.now() - sentAt };
+        }
         throw new UpstreamError("bad-reply", this.label, `reply refused: ${problem}`);
       }
       throw new UpstreamError("closed", this.label, "TCP connection closed before the answer");

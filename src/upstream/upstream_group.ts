@@ -19,8 +19,15 @@ import type { Upstream } from "./upstream.ts";
 /** How a group orders its upstreams. */
 export type UpstreamPolicy = "sequential" | "round-robin" | "fastest";
 
-/** Weight of a new round-trip time in the smoothed one. */
-const SMOOTHING = 0.3;
+/**
+ * Weight of a new round-trip time in the smoothed one: larger when it is
+ * faster, so that an upstream measured slow once (a busy moment, a cold
+ * cache) wins its place back after a few explored queries.
+ */
+const SMOOTHING_SLOWER = 0.3;
+const SMOOTHING_FASTER = 0.6;
+/** Samples an upstream needs before its smoothed time decides its rank. */
+const MIN_SAMPLES = 3;
 /** Share of queries that explore an upstream other than the fastest. */
 const EXPLORE_SHARE = 0.05;
 
@@ -30,8 +37,8 @@ export class UpstreamGroup {
   readonly upstreams: readonly Upstream[];
   readonly policy: UpstreamPolicy;
   #next = 0;
-  /** Smoothed round-trip time per upstream in ms; unmeasured upstreams are tried first. */
-  readonly #srtt = new Map<Upstream, number>();
+  /** Smoothed round-trip time per upstream in ms, and how many samples it rests on. */
+  readonly #srtt = new Map<Upstream, { ms: number; samples: number }>();
 
   /**
    * @param upstreams The upstreams, in configured order.
@@ -58,7 +65,13 @@ export class UpstreamGroup {
         return [...healthy.slice(start), ...healthy.slice(0, start)];
       }
       case "fastest": {
-        const sorted = healthy.sort((a, b) => (this.#srtt.get(a) ?? 0) - (this.#srtt.get(b) ?? 0));
+        // Upstreams measured fewer than MIN_SAMPLES times go first, so that
+        // one unlucky first sample does not decide for long.
+        const rank = (upstream: Upstream) => {
+          const srtt = this.#srtt.get(upstream);
+          return srtt === undefined || srtt.samples < MIN_SAMPLES ? -1 : srtt.ms;
+        };
+        const sorted = healthy.sort((a, b) => rank(a) - rank(b));
         if (Math.random() < EXPLORE_SHARE) {
           const other = 1 + Math.floor(Math.random() * (sorted.length - 1));
           [sorted[0], sorted[other]] = [sorted[other]!, sorted[0]!];
@@ -77,11 +90,14 @@ export class UpstreamGroup {
    */
   recordRtt(upstream: Upstream, ms: number): void {
     const previous = this.#srtt.get(upstream);
-    this.#srtt.set(upstream, previous === undefined ? ms : previous + SMOOTHING * (ms - previous));
+    if (previous === undefined) return void this.#srtt.set(upstream, { ms, samples: 1 });
+    const weight = ms < previous.ms ? SMOOTHING_FASTER : SMOOTHING_SLOWER;
+    previous.ms += weight * (ms - previous.ms);
+    previous.samples++;
   }
 
   /** Smoothed round-trip time of an upstream in ms, if measured. */
   srtt(upstream: Upstream): number | undefined {
-    return this.#srtt.get(upstream);
+    return this.#srtt.get(upstream)?.ms;
   }
 }

@@ -7,6 +7,8 @@
 
 import { type RunningProxy, startProxy } from "../../src/proxy.ts";
 import { parseUpstreamSpec } from "../../src/upstream_spec.ts";
+import { parseForwardZone } from "../../src/config_routing.ts";
+import type { UpstreamPolicy } from "../../src/upstream/upstream_group.ts";
 import type { FakeDotServer } from "./fake_dot_server.ts";
 import { testdataPath } from "./tools.ts";
 
@@ -23,6 +25,10 @@ export interface TestProxyOptions {
   readonly upstreamIdleTimeoutMs?: number;
   readonly cacheSize?: number;
   readonly cacheMaxBytes?: number;
+  /** `ZONE=SPEC[,SPEC...]` as for `--forward-zone`. */
+  readonly forwardZones?: readonly string[];
+  readonly upstreamPolicy?: UpstreamPolicy;
+  readonly builtinZones?: boolean;
   /** Serve the operations endpoint on an ephemeral loopback port. */
   readonly http?: boolean;
   readonly idleProbeMs?: number;
@@ -53,6 +59,11 @@ export function startTestProxy(options: TestProxyOptions): RunningProxy {
     ...(options.cacheMaxBytes !== undefined && { cacheMaxBytes: options.cacheMaxBytes }),
     ...(options.http && { http: { hostname: "127.0.0.1", port: 0 } }),
     ...(options.idleProbeMs !== undefined && { idleProbeMs: options.idleProbeMs }),
+    forwardZones: (options.forwardZones ?? []).map((zone) =>
+      parseForwardZone(zone, "--forward-zone", { readTextFile: () => "" })
+    ),
+    upstreamPolicy: options.upstreamPolicy ?? "sequential",
+    ...(options.builtinZones !== undefined && { builtinZones: options.builtinZones }),
   });
 }
 

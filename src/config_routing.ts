@@ -1,0 +1,94 @@
+/**
+ * Settings for split DNS: forward zones, the upstream selection policy and
+ * the built-in local zones. Declared here and merged into the settings table
+ * of `config.ts`.
+ *
+ * @module
+ */
+
+import type { ForwardZoneConfig } from "./routing/routing.ts";
+import { zoneKey } from "./routing/zone_table.ts";
+import type { UpstreamPolicy } from "./upstream/upstream_group.ts";
+import { parseForwardSpec, UpstreamSpecError } from "./upstream_spec.ts";
+import {
+  boolean,
+  ConfigError,
+  type Env,
+  list,
+  nonEmpty,
+  oneOf,
+  type Parser,
+  single,
+} from "./config_setting.ts";
+
+/** Split-DNS settings. */
+export interface RoutingSettings {
+  /** Zones sent to other resolvers than the default upstreams. */
+  readonly forwardZones: readonly ForwardZoneConfig[];
+  /** How the upstreams of a group are ordered for each query. */
+  readonly upstreamPolicy: UpstreamPolicy;
+  /** Answer the built-in private zones locally. */
+  readonly builtinZones: boolean;
+}
+
+/**
+ * Parses `ZONE=SPEC[,SPEC...]`, each SPEC a DoT upstream or `udp://IP[:PORT]`.
+ *
+ * @param raw The value.
+ * @param source The flag or variable, for errors.
+ * @returns The forward zone.
+ */
+export const parseForwardZone: Parser<ForwardZoneConfig> = (raw, source) => {
+  const equals = raw.indexOf("=");
+  const zone = equals === -1 ? "" : raw.slice(0, equals).trim();
+  if (zone === "" || equals === raw.length - 1) {
+    throw new ConfigError(`Invalid ${source} "${raw}": expected ZONE=SPEC[,SPEC...]`);
+  }
+  try {
+    zoneKey(zone);
+  } catch (error) {
+    throw new ConfigError(`Invalid ${source} "${raw}": ${(error as Error).message}`);
+  }
+  const upstreams = raw.slice(equals + 1).split(",").map((spec) => {
+    try {
+      return parseForwardSpec(spec.trim());
+    } catch (error) {
+      if (!(error instanceof UpstreamSpecError)) throw error;
+      throw new ConfigError(`Invalid ${source} "${raw}": ${error.message}`);
+    }
+  });
+  const normalized = zone.endsWith(".") && zone !== "." ? zone.slice(0, -1) : zone;
+  return Object.freeze({ zone: normalized.toLowerCase(), upstreams });
+};
+
+/** `DOTPROXY_FORWARD_ZONES`: zones separated by `;` (their resolvers by `,`). */
+function readForwardZones(env: Env): readonly ForwardZoneConfig[] | undefined {
+  const raw = nonEmpty(env, "DOTPROXY_FORWARD_ZONES");
+  if (raw === undefined) return undefined;
+  return raw.split(";").filter((item) => item.trim() !== "").map((item) =>
+    parseForwardZone(item.trim(), "DOTPROXY_FORWARD_ZONES", { readTextFile: () => "" })
+  );
+}
+
+/** The settings of {@linkcode RoutingSettings}, for the table in `config.ts`. */
+export const ROUTING_SETTINGS = {
+  forwardZones: list<ForwardZoneConfig>({
+    flag: "forward-zone",
+    env: [readForwardZones],
+    parse: parseForwardZone,
+    default: () => [],
+  }),
+  upstreamPolicy: single<UpstreamPolicy>({
+    flag: "upstream-policy",
+    env: ["DOTPROXY_UPSTREAM_POLICY"],
+    parse: oneOf("fastest", "sequential", "round-robin"),
+    default: () => "fastest",
+  }),
+  builtinZones: single<boolean>({
+    flag: "builtin-zones",
+    boolean: true,
+    env: ["DOTPROXY_BUILTIN_ZONES"],
+    parse: boolean,
+    default: () => true,
+  }),
+};
