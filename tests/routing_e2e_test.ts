@@ -55,7 +55,15 @@ Deno.test("private reverse names, localhost, .local, .invalid and .onion never r
     assert.equal(reply.rcode, "NXDOMAIN", name);
     assert.equal(reply.authorities[0]?.type, "SOA", `${name}: SOA for negative caching`);
   }
-  for (const name of ["printer.local", "x.invalid", "abc.onion", "1.0.8.e.f.ip6.arpa", "1.0.0.c.f.ip6.arpa"]) {
+  for (
+    const name of [
+      "printer.local",
+      "x.invalid",
+      "abc.onion",
+      "1.0.8.e.f.ip6.arpa",
+      "1.0.0.c.f.ip6.arpa",
+    ]
+  ) {
     assert.equal((await ask(proxy.port, name)).rcode, "NXDOMAIN", name);
   }
   const localhost = await ask(proxy.port, "LocalHost");
