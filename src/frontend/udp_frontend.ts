@@ -21,6 +21,9 @@ import { getLogger } from "../log.ts";
 
 const log = getLogger("udp");
 
+/** Receives kept waiting on the socket at once. */
+const RECEIVE_LOOPS = 4;
+
 /** Settings of the UDP frontend. */
 export interface UdpFrontendOptions {
   /** Access list, rate limit and in-flight cap, shared with the other frontends. */
@@ -53,7 +56,11 @@ export class UdpFrontend {
     this.#handler = handler;
     this.#admission = options.admission;
     this.#maxUdpSize = options.maxUdpSize ?? 1232;
-    this.done = this.#receiveLoop();
+    // Several receives wait on the socket at once, so that one turn of the
+    // event loop can bring in several datagrams, and the upstream writes
+    // they cause go out together (see DotConnection#send).
+    const loops = Array.from({ length: RECEIVE_LOOPS }, () => this.#receiveLoop());
+    this.done = Promise.all(loops).then(() => {});
   }
 
   /** The bound address. */

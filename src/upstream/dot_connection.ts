@@ -47,11 +47,14 @@ interface Pending {
   readonly sentAt: number;
   readonly resolve: (exchanged: Exchanged) => void;
   readonly reject: (error: UpstreamError) => void;
-  /** Fires at the attempt's deadline. */
-  readonly timer: ReturnType<typeof setTimeout>;
+  /** The attempt's deadline (performance.now() milliseconds). */
+  readonly deadline: number;
   /** Set when the query timed out; its ID stays reserved until its late reply or the close. */
   abandoned: boolean;
 }
+
+/** How often pending queries are checked against their deadlines. */
+const SWEEP_INTERVAL_MS = 50;
 
 /** Abandoned IDs kept per connection before it is recycled. */
 const MAX_ABANDONED = 1024;
@@ -69,6 +72,8 @@ export class DotConnection {
   #nextId = Math.floor(Math.random() * 0x10000);
   #lastReadAt = 0;
   #idleTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Runs while queries are pending, abandoning those past their deadline. */
+  #sweepTimer: ReturnType<typeof setInterval> | undefined;
   /** Frames waiting for the write in progress to finish. */
   #outbox: Uint8Array[] = [];
   #outboxBytes = 0;
@@ -162,20 +167,22 @@ export class DotConnection {
     setFrameId(frame, id);
     clearTimeout(this.#idleTimer);
     return new Promise<Exchanged>((resolve, reject) => {
-      // A plain timer rather than AbortSignal.timeout: it is cleared when the
-      // answer comes, so nothing fires for the queries that succeed (the
-      // profile showed a DOMException and a timer callback per query).
+      // Deadlines are checked by one sweep timer per connection rather than a
+      // timer per query: the profile showed timer creation and clearing at
+      // about 4 % of the CPU per query, and AbortSignal.timeout cost more.
+      const sentAt = performance.now();
       const pending: Pending = {
         query: frame.subarray(FRAME_PREFIX_LENGTH),
         layout,
-        sentAt: performance.now(),
+        sentAt,
+        deadline: sentAt + timeoutMs,
         resolve,
         reject,
-        timer: setTimeout(() => this.#abandon(id, pending), timeoutMs),
         abandoned: false,
       };
       this.#pending.set(id, pending);
       this.#inFlight++;
+      this.#sweepTimer ??= setInterval(() => this.#sweep(), SWEEP_INTERVAL_MS);
       this.#send(frame);
     });
   }
@@ -233,8 +240,9 @@ export class DotConnection {
     } catch {
       // The resource is already gone (the read loop saw the end first).
     }
+    clearInterval(this.#sweepTimer);
+    this.#sweepTimer = undefined;
     for (const pending of this.#pending.values()) {
-      clearTimeout(pending.timer);
       if (!pending.abandoned) pending.reject(new UpstreamError("closed", this.#label, reason));
     }
     this.#outbox = [];
@@ -271,7 +279,6 @@ export class DotConnection {
       return;
     }
     this.#pending.delete(id);
-    clearTimeout(pending.timer);
     if (pending.abandoned) {
       this.#abandoned--;
       return;
@@ -317,6 +324,17 @@ export class DotConnection {
       this.close("too many unanswered queries");
     } else if (this.#inFlight === 0) {
       this.#armIdleTimer();
+    }
+  }
+
+  #sweep(): void {
+    const now = performance.now();
+    for (const [id, pending] of this.#pending) {
+      if (!pending.abandoned && pending.deadline <= now) this.#abandon(id, pending);
+    }
+    if (this.#inFlight === 0 && this.#sweepTimer !== undefined) {
+      clearInterval(this.#sweepTimer);
+      this.#sweepTimer = undefined;
     }
   }
 
