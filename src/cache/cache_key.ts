@@ -45,3 +45,13 @@ export function cacheKey(query: Uint8Array, layout: MessageLayout): string {
     (query[2]! & FLAG2.RD ? 4 : 0);
   return String.fromCharCode.apply(null, scratch.subarray(0, end) as unknown as number[]);
 }
+
+/**
+ * Whether a key is for queries with the DO bit set.
+ *
+ * @param key A key from {@linkcode cacheKey}.
+ * @returns The DO bit.
+ */
+export function keyDnssecOk(key: string): boolean {
+  return (key.charCodeAt(key.length - 1) & 1) === 1;
+}

@@ -10,25 +10,56 @@
  * @module
  */
 
-import type { MessageLayout } from "../wire/message.ts";
 import type { Answer } from "../wire/responses.ts";
 
-/** One cached answer. */
-export interface CacheEntry {
-  /** The answer, in the cache's own copy, with clamped TTLs. */
-  readonly answer: Answer;
-  /** Offsets of the TTL fields in `answer.message`. */
-  readonly offsets: readonly number[];
-  /** Seconds the answer is fresh. */
-  readonly ttl: number;
-  /** When it was stored (performance.now() milliseconds). */
-  readonly storedAt: number;
-  /** A query that fetches this answer again (for prefetch and stale refresh). */
-  readonly refresh: { readonly query: Uint8Array; readonly layout: MessageLayout };
+/** An empty list shared by the entries that carry no Extended DNS Error. */
+const NO_ERRORS: readonly Uint8Array[] = Object.freeze([]);
+
+/**
+ * One cached answer, and its place in the recency list.
+ *
+ * One object per entry on purpose: entries outlive the young generation, so
+ * every object they hold costs old-generation garbage collection once they
+ * are evicted; with an object each for the entry, the answer, the list node
+ * and the offsets, keeping answers cost 30 % of the throughput of a stream
+ * of unique names (measured with dnsperf; 5 objects fewer per entry).
+ */
+export class CacheEntry implements Answer {
   /** Times it was served fresh. */
-  hits: number;
+  hits = 0;
   /** When a refresh last failed (0 if never), for the RFC 8767 failure-recheck timer. */
-  refreshFailedAt: number;
+  refreshFailedAt = 0;
+  /** Offsets of the TTL fields, found on the first hit (most entries are never hit). */
+  offsets: readonly number[] | null = null;
+  /** Bytes charged to the cache (set by DnsCache). */
+  size = 0;
+  /** Less recently used neighbour (managed by DnsCache). */
+  older: CacheEntry | null = null;
+  /** More recently used neighbour (managed by DnsCache). */
+  newer: CacheEntry | null = null;
+  readonly errors: readonly Uint8Array[];
+
+  /**
+   * @param key The cache key.
+   * @param answer The answer, in the cache's own copy, with clamped TTLs.
+   * @param ttl Seconds the answer is fresh.
+   * @param storedAt When it was stored (performance.now() milliseconds).
+   */
+  constructor(
+    readonly key: string,
+    answer: Answer,
+    readonly ttl: number,
+    readonly storedAt: number,
+  ) {
+    this.message = answer.message;
+    this.questionEnd = answer.questionEnd;
+    this.extendedRcode = answer.extendedRcode;
+    this.errors = answer.errors.length === 0 ? NO_ERRORS : answer.errors;
+  }
+
+  readonly message: Uint8Array;
+  readonly questionEnd: number;
+  readonly extendedRcode: number;
 }
 
 /** Bounds of the cache. */
@@ -44,13 +75,21 @@ export interface DnsCacheOptions {
 /** Estimated bytes an entry costs beyond its message: objects, key, map slot. */
 const ENTRY_OVERHEAD = 256;
 
-/** An LRU cache of answers, bounded in entries and bytes. */
+/**
+ * An LRU cache of answers, bounded in entries and bytes.
+ *
+ * Recency is a doubly linked list (least recently used at the head) beside
+ * the Map: a Map alone, deleted from the front, makes V8 step over the
+ * holes it leaves on every eviction, which the profile showed at 10 % of
+ * the CPU once the cache was full.
+ */
 export class DnsCache {
   readonly #maxEntries: number;
   readonly #maxBytes: number;
   readonly #staleMs: number;
-  /** Entries in least-recently-used-first order (Map keeps insertion order). */
-  readonly #entries = new Map<string, CacheEntry>();
+  readonly #nodes = new Map<string, CacheEntry>();
+  #head: CacheEntry | null = null;
+  #tail: CacheEntry | null = null;
   #bytes = 0;
   #evictions = 0;
 
@@ -63,7 +102,7 @@ export class DnsCache {
 
   /** Number of entries held. */
   get size(): number {
-    return this.#entries.size;
+    return this.#nodes.size;
   }
 
   /** Bytes held, by the cache's own accounting. */
@@ -85,14 +124,14 @@ export class DnsCache {
    * @returns The entry, or undefined.
    */
   get(key: string, now: number): CacheEntry | undefined {
-    const entry = this.#entries.get(key);
+    const entry = this.#nodes.get(key);
     if (entry === undefined) return undefined;
-    this.#entries.delete(key);
     if (now >= entry.storedAt + entry.ttl * 1000 + this.#staleMs) {
-      this.#bytes -= sizeOf(key, entry);
+      this.#remove(entry);
       return undefined;
     }
-    this.#entries.set(key, entry);
+    this.#unlink(entry);
+    this.#append(entry);
     return entry;
   }
 
@@ -100,29 +139,45 @@ export class DnsCache {
    * Stores an entry, replacing any under the same key, then evicts least
    * recently used entries until both bounds hold.
    *
-   * @param key The cache key.
    * @param entry The entry.
    */
-  set(key: string, entry: CacheEntry): void {
-    const size = sizeOf(key, entry);
-    if (this.#maxEntries === 0 || size > this.#maxBytes) return;
-    const old = this.#entries.get(key);
-    if (old !== undefined) {
-      this.#entries.delete(key);
-      this.#bytes -= sizeOf(key, old);
-    }
-    this.#entries.set(key, entry);
-    this.#bytes += size;
-    while (this.#entries.size > this.#maxEntries || this.#bytes > this.#maxBytes) {
-      const [oldestKey, oldest] = this.#entries.entries().next().value!;
-      this.#entries.delete(oldestKey);
-      this.#bytes -= sizeOf(oldestKey, oldest);
+  set(entry: CacheEntry): void {
+    entry.size = sizeOf(entry);
+    if (this.#maxEntries === 0 || entry.size > this.#maxBytes) return;
+    const old = this.#nodes.get(entry.key);
+    if (old !== undefined) this.#remove(old);
+    this.#nodes.set(entry.key, entry);
+    this.#append(entry);
+    this.#bytes += entry.size;
+    while (this.#nodes.size > this.#maxEntries || this.#bytes > this.#maxBytes) {
+      this.#remove(this.#head!);
       this.#evictions++;
     }
   }
+
+  #remove(node: CacheEntry): void {
+    this.#unlink(node);
+    this.#nodes.delete(node.key);
+    this.#bytes -= node.size;
+  }
+
+  #append(node: CacheEntry): void {
+    node.older = this.#tail;
+    node.newer = null;
+    if (this.#tail === null) this.#head = node;
+    else this.#tail.newer = node;
+    this.#tail = node;
+  }
+
+  #unlink(node: CacheEntry): void {
+    if (node.older === null) this.#head = node.newer;
+    else node.older.newer = node.newer;
+    if (node.newer === null) this.#tail = node.older;
+    else node.newer.older = node.older;
+    node.older = node.newer = null;
+  }
 }
 
-function sizeOf(key: string, entry: CacheEntry): number {
-  return entry.answer.message.length + entry.refresh.query.length + 2 * key.length +
-    8 * entry.offsets.length + ENTRY_OVERHEAD;
+function sizeOf(entry: CacheEntry): number {
+  return entry.message.length + 2 * entry.key.length + ENTRY_OVERHEAD;
 }

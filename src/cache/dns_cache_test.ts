@@ -1,27 +1,17 @@
 import assert from "node:assert/strict";
-import { parseMessage } from "../wire/message.ts";
-import { type CacheEntry, DnsCache } from "./dns_cache.ts";
+import { CacheEntry, DnsCache } from "./dns_cache.ts";
 
-const QUERY = new Uint8Array([0, 1, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1, 97, 0, 0, 1, 0, 1]);
-
-function entry(ttl: number, storedAt: number, size = 100): CacheEntry {
-  return {
-    answer: { message: new Uint8Array(size), questionEnd: 19, extendedRcode: 0, errors: [] },
-    offsets: [],
-    ttl,
-    storedAt,
-    refresh: { query: QUERY, layout: parseMessage(QUERY) },
-    hits: 0,
-    refreshFailedAt: 0,
-  };
+function entry(key: string, ttl: number, storedAt: number, size = 100): CacheEntry {
+  const answer = { message: new Uint8Array(size), questionEnd: 19, extendedRcode: 0, errors: [] };
+  return new CacheEntry(key, answer, ttl, storedAt);
 }
 
 Deno.test("DnsCache evicts the least recently used entry first", () => {
   const cache = new DnsCache({ maxEntries: 2, maxBytes: 1e6, staleTtl: 0 });
-  cache.set("a", entry(60, 0));
-  cache.set("b", entry(60, 0));
+  cache.set(entry("a", 60, 0));
+  cache.set(entry("b", 60, 0));
   assert.ok(cache.get("a", 1)); // a is now the most recently used
-  cache.set("c", entry(60, 0));
+  cache.set(entry("c", 60, 0));
   assert.equal(cache.get("b", 1), undefined);
   assert.ok(cache.get("a", 1));
   assert.ok(cache.get("c", 1));
@@ -30,19 +20,19 @@ Deno.test("DnsCache evicts the least recently used entry first", () => {
 
 Deno.test("DnsCache keeps its byte accounting within the bound and exact after replacement", () => {
   const cache = new DnsCache({ maxEntries: 100, maxBytes: 2000, staleTtl: 0 });
-  for (let i = 0; i < 50; i++) cache.set(`k${i}`, entry(60, 0, 200));
+  for (let i = 0; i < 50; i++) cache.set(entry(`k${i}`, 60, 0, 200));
   assert.ok(cache.bytes <= 2000);
   const before = cache.bytes;
-  cache.set("k49", entry(60, 0, 200));
+  cache.set(entry("k49", 60, 0, 200));
   assert.equal(cache.bytes, before);
-  // Each entry costs 200 + 19 (refresh query) + 6 (key) + 256 (overhead) = 481 bytes.
+  // Each entry costs 200 + 6 (key) + 256 (overhead) = 462 bytes.
   assert.equal(cache.size, 4);
-  assert.equal(before, 4 * 481);
+  assert.equal(before, 4 * 462);
 });
 
 Deno.test("DnsCache keeps expired entries for the stale window only", () => {
   const cache = new DnsCache({ maxEntries: 10, maxBytes: 1e6, staleTtl: 5 });
-  cache.set("x", entry(1, 0));
+  cache.set(entry("x", 1, 0));
   assert.ok(cache.get("x", 3000), "expired, within the stale window");
   assert.equal(cache.get("x", 6001), undefined, "past the stale window");
   assert.equal(cache.size, 0);

@@ -8,7 +8,7 @@
  */
 
 import { EDE_CODE, RCODE } from "../wire/constants.ts";
-import type { MessageLayout } from "../wire/message.ts";
+import { type MessageLayout, walkRecords } from "../wire/message.ts";
 import {
   type Answer,
   answerFromReply,
@@ -20,9 +20,9 @@ import type { UpstreamGroup } from "../upstream/upstream_group.ts";
 import type { Router } from "../routing/router.ts";
 import { getLogger } from "../log.ts";
 import type { ProxyMetrics } from "../observability/proxy_metrics.ts";
-import { cacheKey } from "./cache_key.ts";
+import { cacheKey, keyDnssecOk } from "./cache_key.ts";
 import { cacheLifetime, type TtlBounds } from "./cache_lifetime.ts";
-import type { CacheEntry, DnsCache } from "./dns_cache.ts";
+import { CacheEntry, type DnsCache } from "./dns_cache.ts";
 import { refreshQuery } from "./refresh_query.ts";
 
 const log = getLogger("cache");
@@ -113,7 +113,7 @@ export class Resolver {
         this.#background(key, entry);
       }
       const elapsed = Math.floor((now - entry.storedAt) / 1000);
-      return { answer: entry.answer, ttls: { offsets: entry.offsets, elapsed }, source: "cache" };
+      return { answer: entry, ttls: { offsets: ttlOffsets(entry), elapsed }, source: "cache" };
     }
     // Expired but within the stale window: refresh first, serve stale on failure.
     this.#metrics.cache("miss");
@@ -148,7 +148,7 @@ export class Resolver {
   /** Refreshes an entry without a waiting client (prefetch, stale refresh). */
   #background(key: string, entry: CacheEntry): void {
     if (this.#inFlight.has(key)) return;
-    const { query, layout } = entry.refresh;
+    const { query, layout } = refreshQuery(entry, keyDnssecOk(key));
     const route = this.#router().route(query);
     if (route.kind !== "forward") return;
     this.#metrics.cache("refresh");
@@ -174,7 +174,7 @@ export class Resolver {
     const fetching = this.#forwarder.forward(query, layout, group).then((forwarded) => {
       if (forwarded === null) return null;
       const answer = answerFromReply(forwarded.reply, forwarded.layout);
-      const stored = this.#store(key, answer, query, layout);
+      const stored = this.#store(key, answer);
       const resolution = stored ?? { answer, source: "upstream" as const };
       return { ...resolution, upstream: forwarded.upstream };
     }).finally(() => this.#inFlight.delete(key));
@@ -183,7 +183,7 @@ export class Resolver {
   }
 
   /** Caches a copy of the answer if it may be cached; the copy is what clients get. */
-  #store(key: string, answer: Answer, query: Uint8Array, layout: MessageLayout): Resolution | null {
+  #store(key: string, answer: Answer): Resolution | null {
     if (this.#cache === null) return null;
     const copy: Answer = { ...answer, message: answer.message.slice() };
     const lifetime = cacheLifetime(copy, this.#bounds);
@@ -191,16 +191,8 @@ export class Resolver {
     const now = performance.now();
     const previous = this.#cache.get(key, now);
     // A SERVFAIL must not push out an answer that can still be served stale.
-    if (isServfail(copy) && previous !== undefined && !isServfail(previous.answer)) return null;
-    this.#cache.set(key, {
-      answer: copy,
-      offsets: lifetime.offsets,
-      ttl: lifetime.ttl,
-      storedAt: now,
-      refresh: previous?.refresh ?? refreshQuery(query, layout),
-      hits: 0,
-      refreshFailedAt: 0,
-    });
+    if (isServfail(copy) && previous !== undefined && !isServfail(previous)) return null;
+    this.#cache.set(new CacheEntry(key, copy, lifetime.ttl, now));
     return { answer: copy, ttls: { offsets: lifetime.offsets, elapsed: 0 }, source: "upstream" };
   }
 }
@@ -209,11 +201,21 @@ function isServfail(answer: Answer): boolean {
   return (answer.message[3]! & 0x0f) === RCODE.SERVFAIL;
 }
 
+/** The TTL offsets of an entry, found on its first hit and kept. */
+function ttlOffsets(entry: CacheEntry): readonly number[] {
+  if (entry.offsets === null) {
+    const offsets: number[] = [];
+    walkRecords(entry.message, entry.questionEnd, (record) => offsets.push(record.ttlOffset));
+    entry.offsets = offsets;
+  }
+  return entry.offsets;
+}
+
 function stale(entry: CacheEntry): Resolution {
-  const nxdomain = (entry.answer.message[3]! & 0x0f) === RCODE.NXDOMAIN;
+  const nxdomain = (entry.message[3]! & 0x0f) === RCODE.NXDOMAIN;
   return {
-    answer: entry.answer,
-    ttls: { offsets: entry.offsets, elapsed: 0, fixed: STALE_TTL },
+    answer: entry,
+    ttls: { offsets: ttlOffsets(entry), elapsed: 0, fixed: STALE_TTL },
     error: { code: nxdomain ? EDE_CODE.STALE_NXDOMAIN_ANSWER : EDE_CODE.STALE_ANSWER },
     source: "stale",
   };
