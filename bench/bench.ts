@@ -1,0 +1,145 @@
+/**
+ * `deno task bench`: dnsperf against dotproxy forwarding over DNS-over-TLS to
+ * a local Unbound, so anyone can reproduce the figures in the README on their
+ * own machine (loopback only). Installs dnsperf and Unbound with apt-get when
+ * they are missing and it runs as root.
+ *
+ * Scenarios (as in the shared harness the README's comparison comes from):
+ * udp-uncached (unique names, every query forwarded), udp-cached (100
+ * repeated names), tcp-uncached (unique names over 10 TCP connections).
+ *
+ * Usage: deno task bench [--duration S] [--clients N] [--outstanding N]
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { startUnbound } from "../tests/_util/unbound.ts";
+import { deadPort } from "../tests/_util/proxy_fixture.ts";
+
+const { values } = parseArgs({
+  options: {
+    duration: { type: "string", default: "10" },
+    clients: { type: "string", default: "10" },
+    outstanding: { type: "string", default: "200" },
+  },
+});
+
+function print(line: string): void {
+  Deno.stdout.writeSync(new TextEncoder().encode(line + "\n"));
+}
+
+async function ensureTools(): Promise<void> {
+  const missing: string[] = [];
+  for (const [tool, pkg] of [["dnsperf", "dnsperf"], ["unbound", "unbound"]]) {
+    const found = await new Deno.Command("sh", {
+      args: ["-c", `command -v ${tool} || test -x /usr/sbin/${tool}`],
+    })
+      .output();
+    if (!found.success) missing.push(pkg!);
+  }
+  if (missing.length === 0) return;
+  print(`installing ${missing.join(" ")} with apt-get`);
+  const install = await new Deno.Command("apt-get", {
+    args: ["install", "-y", "--no-install-recommends", ...missing],
+    env: { DEBIAN_FRONTEND: "noninteractive" },
+  }).output();
+  if (!install.success) {
+    throw new Error(`apt-get install ${missing.join(" ")} failed (run as root)`);
+  }
+}
+
+const tempFiles: string[] = [];
+
+async function namesFile(kind: "unique" | "repeated"): Promise<string> {
+  const path = await Deno.makeTempFile({ prefix: `dotproxy-bench-${kind}-` });
+  tempFiles.push(path);
+  const lines = kind === "unique"
+    ? Array.from(
+      { length: 600_000 },
+      (_, i) => `q${i}.${crypto.randomUUID().slice(0, 8)}.u.e2e.test A`,
+    )
+    : Array.from({ length: 100 }, (_, i) => `r${i}.u.e2e.test A`);
+  await Deno.writeTextFile(path, lines.join("\n") + "\n");
+  return path;
+}
+
+function cpuTicks(pid: number): number {
+  const fields = Deno.readTextFileSync(`/proc/${pid}/stat`).split(") ")[1]!.split(" ");
+  return Number(fields[11]) + Number(fields[12]); // utime + stime, in clock ticks (1/100 s)
+}
+
+function peakRssMiB(pid: number): number {
+  const line = Deno.readTextFileSync(`/proc/${pid}/status`).match(/VmHWM:\s+(\d+) kB/);
+  return Number(line?.[1] ?? 0) / 1024;
+}
+
+async function runScenario(
+  name: string,
+  port: number,
+  pid: number,
+  kind: "unique" | "repeated",
+  tcp: boolean,
+) {
+  // Warm up (fills the cache in the cached scenario), then measure; unique
+  // names come from a fresh file each time, so that none is in the cache.
+  const args = async () => [
+    ...["-s", "127.0.0.1", "-p", String(port), "-d", await namesFile(kind)],
+    ...["-c", values.clients!, "-q", values.outstanding!, ...(tcp ? ["-m", "tcp"] : [])],
+  ];
+  await new Deno.Command("dnsperf", { args: [...await args(), "-l", "2"] }).output();
+  Deno.writeTextFileSync(`/proc/${pid}/clear_refs`, "5"); // reset the RSS high-water mark
+  const before = cpuTicks(pid);
+  const { stdout } = await new Deno.Command("dnsperf", {
+    args: [...await args(), "-l", values.duration!],
+  }).output();
+  const cpuMs = (cpuTicks(pid) - before) * 10;
+  const text = new TextDecoder().decode(stdout);
+  const completed = Number(text.match(/Queries completed:\s+(\d+)/)?.[1] ?? 0);
+  const lost = text.match(/Queries lost:\s+(\d+)/)?.[1] ?? "?";
+  const qps = Number(text.match(/Queries per second:\s+([\d.]+)/)?.[1] ?? 0);
+  const latency = Number(text.match(/Average Latency \(s\):\s+([\d.]+)/)?.[1] ?? 0) * 1000;
+  const cpuPer1k = completed > 0 ? cpuMs / (completed / 1000) : 0;
+  print(
+    `| ${name} | ${Math.round(qps).toLocaleString("en")} | ${lost} | ${latency.toFixed(2)} | ` +
+      `${cpuPer1k.toFixed(1)} | ${peakRssMiB(pid).toFixed(1)} |`,
+  );
+}
+
+await ensureTools();
+await using unbound = await startUnbound();
+const port = deadPort();
+const proxy = new Deno.Command(Deno.execPath(), {
+  args: [
+    "run",
+    "--allow-net",
+    "--allow-read",
+    "--allow-env",
+    new URL("../main.ts", import.meta.url).pathname,
+    "--port",
+    String(port),
+    "--upstream",
+    `127.0.0.1:${unbound.dotPort}#${unbound.tlsName}`,
+    "--ca-file",
+    unbound.caFile,
+    "--log-level",
+    "warning",
+  ],
+  stdout: "null",
+  stderr: "inherit",
+}).spawn();
+try {
+  await new Promise((resolve) => setTimeout(resolve, 1500));
+  print(
+    `dotproxy bench: ${values.duration} s per run, dnsperf -c ${values.clients} -q ${values.outstanding}`,
+  );
+  print("| scenario | QPS | lost | avg ms | CPU ms/1k q | peak RSS MiB |");
+  print("|---|--:|--:|--:|--:|--:|");
+  await runScenario("udp-uncached", port, proxy.pid, "unique", false);
+  await runScenario("udp-cached", port, proxy.pid, "repeated", false);
+  await runScenario("tcp-uncached", port, proxy.pid, "unique", true);
+} finally {
+  for (const file of tempFiles) await Deno.remove(file);
+  proxy.kill("SIGTERM");
+  await proxy.status;
+}
