@@ -1,13 +1,15 @@
 /**
  * dotproxy: plain DNS in on UDP and TCP, DNS-over-TLS out.
  *
- * Entry point only: read the configuration, start the proxy, stop it on
- * SIGINT or SIGTERM.
+ * Entry point only: read the configuration, start the proxy, reload the
+ * `--config` file on SIGHUP, stop on SIGINT or SIGTERM; or run one of the
+ * `healthcheck` and `check-config` subcommands.
  *
  * @module
  */
 
-import { type Config, ConfigError, parseConfig } from "./src/config.ts";
+import { type Config, type ConfigEnvironment, ConfigError, parseConfig } from "./src/config.ts";
+import { reloadConfig } from "./src/config_reload.ts";
 import { checkHealth, healthcheckTarget } from "./src/healthcheck.ts";
 import { getLogger, setupLogging, shutdownLogging } from "./src/log.ts";
 import { startProxy } from "./src/proxy.ts";
@@ -22,14 +24,16 @@ function print(stream: { writeSync(p: Uint8Array): number }, text: string): void
   }
 }
 
+const SUBCOMMANDS = ["healthcheck", "check-config"] as const;
+
 async function main(args: string[]): Promise<number> {
-  const command = args[0] === "healthcheck" ? args[0] : "run";
+  const command = SUBCOMMANDS.find((name) => name === args[0]) ?? "run";
+  const options = command === "run" ? args : args.slice(1);
+  // Read once: a reload sees the flags and variables the proxy started with.
+  const environment = { env: Deno.env.toObject(), isTerminal: Deno.stderr.isTerminal() };
   let parsed;
   try {
-    parsed = parseConfig(command === "run" ? args : args.slice(1), {
-      env: Deno.env.toObject(),
-      isTerminal: Deno.stderr.isTerminal(),
-    });
+    parsed = parseConfig(options, environment);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     print(Deno.stderr, `dotproxy: ${error.message}`);
@@ -44,7 +48,18 @@ async function main(args: string[]): Promise<number> {
     return 0;
   }
   if (command === "healthcheck") return await healthcheck(parsed.config);
-  return await serve(parsed.config);
+  if (command === "check-config") {
+    print(Deno.stdout, "dotproxy: configuration OK");
+    return 0;
+  }
+  return await serve(parsed.config, parsed.configFile, () => load(options, environment));
+}
+
+/** The configuration as `parseConfig` reads it now (for a reload: no help or version flag). */
+function load(args: readonly string[], environment: ConfigEnvironment): Config {
+  const result = parseConfig(args, environment);
+  if (result.kind !== "run") throw new Error(`Cannot reload: unexpected ${result.kind} result`);
+  return result.config;
 }
 
 /** `dotproxy healthcheck`: 0 when the running proxy answers, 1 otherwise. */
@@ -56,7 +71,11 @@ async function healthcheck(config: Config): Promise<number> {
   return 1;
 }
 
-async function serve(config: Config): Promise<number> {
+async function serve(
+  config: Config,
+  configFile: string | undefined,
+  reread: () => Config,
+): Promise<number> {
   await setupLogging(config.logLevel, config.logFormat, config.logQueries);
   const log = getLogger();
   let proxy;
@@ -68,7 +87,16 @@ async function serve(config: Config): Promise<number> {
     await shutdownLogging();
     return 1;
   }
+  // Listening for SIGHUP also replaces its default action, which is to exit. The listener stays
+  // until the process exits, so that a SIGHUP during the drain cannot kill it either.
+  let running = config;
+  let stopping = false;
+  Deno.addSignalListener("SIGHUP", () => {
+    if (stopping) return log.info("Received SIGHUP while stopping: not reloading");
+    running = reloadConfig(running, { configFile, load: reread, reload: (o) => proxy.reload(o) });
+  });
   const signal = await waitForSignal();
+  stopping = true;
   if (config.lameDuckMs > 0) {
     // Readiness turns 503 first, so that load balancers stop sending before
     // the listeners close (CoreDNS `health { lameduck }`).

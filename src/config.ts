@@ -1,6 +1,7 @@
 /**
- * Command-line and environment configuration of dotproxy. Every setting is declared once in
- * {@linkcode SETTINGS}; precedence is flag > `DOTPROXY_*` variable > legacy variable > default.
+ * Command-line, environment and file configuration of dotproxy. Every setting is declared once in
+ * {@linkcode SETTINGS}; precedence is flag > `DOTPROXY_*` variable > legacy variable > the
+ * `--config` file > default.
  *
  * @module
  */
@@ -30,6 +31,7 @@ import {
 import { USAGE } from "./config_usage.ts";
 import { OPERATIONS_SETTINGS, type OperationsConfig } from "./config_operations.ts";
 import { ROUTING_SETTINGS, type RoutingSettings } from "./config_routing.ts";
+import { CONFIG_FILE_SETTING, fileValues } from "./config_file.ts";
 
 export { ConfigError } from "./config_setting.ts";
 export { USAGE } from "./config_usage.ts";
@@ -82,17 +84,18 @@ export interface ConfigEnvironment {
 
 /** Outcome of {@linkcode parseConfig}: run with a config, or print help or the version. */
 export type ParseResult =
-  | { readonly kind: "run"; readonly config: Config }
+  | { readonly kind: "run"; readonly config: Config; readonly configFile: string | undefined }
   | { readonly kind: "help"; readonly text: string }
   | { readonly kind: "version" };
 
 type Env = ConfigEnvironment["env"];
 
 /**
- * Every setting, once. Add a setting here (or to `LIMIT_SETTINGS`), a field to
- * {@linkcode Config} and its lines to `USAGE`.
+ * Every setting, once; the keys of a `--config` file are their long flags. Add a setting here
+ * (or to `LIMIT_SETTINGS`), a field to {@linkcode Config}, its lines to `USAGE` and its key to
+ * docs/dotproxy.example.yaml.
  */
-const SETTINGS = {
+export const SETTINGS = {
   listen: list<string>({
     flag: "listen",
     short: "l",
@@ -180,7 +183,7 @@ const FLAG_OPTIONS = {
   help: { type: "boolean", short: "h" },
   version: { type: "boolean", short: "V" },
   ...Object.fromEntries(
-    Object.values(SETTINGS).map((s: AnySetting) => {
+    [...Object.values(SETTINGS), CONFIG_FILE_SETTING].map((s: AnySetting) => {
       const type = s.boolean ? "boolean" : "string";
       return [s.flag, s.short === undefined ? { type } : { type, short: s.short }];
     }),
@@ -199,9 +202,10 @@ interface FlagValue {
 }
 
 /**
- * Parses command-line arguments and environment variables into a configuration. Every value
- * given is validated, even one that a higher-precedence source overrides; a flag given more
- * than once keeps its last value unless it is repeatable. `--help` and `--version` win.
+ * Parses command-line arguments, environment variables and the `--config` file (read again on
+ * every call) into a configuration. Every value given is validated, even one that a
+ * higher-precedence source overrides; a flag given more than once keeps its last value unless
+ * it is repeatable. `--help` and `--version` win.
  *
  * @example Flags win over variables
  * ```ts
@@ -228,13 +232,15 @@ export function parseConfig(args: readonly string[], environment: ConfigEnvironm
   if (flags === "help") return { kind: "help", text: USAGE };
   if (flags === "version") return { kind: "version" };
   const context = { readTextFile: environment.readTextFile ?? Deno.readTextFileSync };
+  const file = resolve(CONFIG_FILE_SETTING, flags.get("config") ?? [], environment, context);
+  const fromFile = file ? fileValues(file, SETTINGS, context) : new Map<string, unknown>();
   const values: Record<string, unknown> = {};
-  for (const [key, s] of Object.entries(SETTINGS)) {
-    values[key] = resolve(s, flags.get(s.flag) ?? [], environment, context);
+  for (const [key, s] of Object.entries<AnySetting>(SETTINGS)) {
+    values[key] = resolve(s, flags.get(s.flag) ?? [], environment, context, fromFile.get(s.flag));
   }
   const { caFile, ...rest } = values as Values;
   const config: Config = { ...rest, caFile: caFile?.path, caCerts: caFile?.certs ?? [] };
-  return { kind: "run", config: Object.freeze(config) };
+  return { kind: "run", config: Object.freeze(config), configFile: file?.path };
 }
 
 function readFlags(args: readonly string[]): Map<string, FlagValue[]> | "help" | "version" {
@@ -272,17 +278,18 @@ function readFlags(args: readonly string[]): Map<string, FlagValue[]> | "help" |
   return flags;
 }
 
-function resolve(
-  setting: AnySetting,
+function resolve<V>(
+  setting: Setting<V, unknown>,
   flags: readonly FlagValue[],
   environment: ConfigEnvironment,
   context: ParseContext,
-): unknown {
+  fromFile?: unknown,
+): V {
   const parsed = flags.map((flag) => setting.parse(flag.raw, flag.source, context));
   const fromFlags = flags.length === 0 ? undefined : setting.repeatable ? parsed : parsed.at(-1);
   const fromEnv = setting.env.map((source) => readEnv(setting, source, environment.env, context));
-  const found = [fromFlags, ...fromEnv].find((value) => value !== undefined);
-  return found ?? setting.default(environment);
+  const found = [fromFlags, ...fromEnv, fromFile].find((value) => value !== undefined);
+  return (found ?? setting.default(environment)) as V;
 }
 
 function readEnv(

@@ -22,6 +22,9 @@ export const USAGE = `dotproxy [options]
       --cache-max-ttl S upper bound on cached TTLs in seconds (default 86400)
       --stale-ttl S     serve expired answers up to S seconds old when upstreams fail
                         (RFC 8767; default 86400; 0 turns serve-stale off)
+      --config FILE     read settings from a YAML file whose keys are the long flag names
+                        (see docs/configuration.md); variables and flags win over it; SIGHUP
+                        reads it again and applies the upstreams and zones without a restart
   -h, --help            usage; -V, --version
 
 Split DNS:
@@ -43,6 +46,10 @@ Operations:
   dotproxy healthcheck [options]
                         ask the running proxy (at --listen/--port) id.server. CH TXT; exit 0
                         when it answers, 1 otherwise (for container HEALTHCHECKs)
+  dotproxy check-config [options]
+                        validate the configuration (flags, variables and --config file) as a
+                        start would, print "dotproxy: configuration OK" and exit 0, or print
+                        the problem and exit 2
 
 Access control and limits (see docs/security.md):
       --allow CIDR      client range allowed to query, repeatable; replaces the default list
@@ -72,6 +79,7 @@ Access control and limits (see docs/security.md):
                         queries in flight per upstream TLS connection (default 512)
 
 Environment (flags win over variables; empty variables count as unset):
+  DOTPROXY_CONFIG        --config
   DOTPROXY_LISTEN        --listen, comma-separated
   DOTPROXY_PORT          --port
   DOTPROXY_UPSTREAMS     --upstream, comma-separated

@@ -5,7 +5,7 @@
 // a plaintext upstream's lies are refused; policies spread or order the load.
 
 import assert from "node:assert/strict";
-import { answer, defaultAnswer, startFakeDotServer } from "./_util/fake_dot_server.ts";
+import { answer, type defaultAnswer, startFakeDotServer } from "./_util/fake_dot_server.ts";
 import { startFakePlainServer } from "./_util/fake_plain_server.ts";
 import {
   buildQuery,
