@@ -12,37 +12,7 @@ import type { Config } from "./config.ts";
 import { HEADER_LENGTH } from "./wire/constants.ts";
 import { getId, isResponse } from "./wire/header.ts";
 import { parseMessage } from "./wire/message.ts";
-
-/** `id.server. CH TXT` with ID 0 (replaced by a random one). */
-const QUERY = new Uint8Array([
-  0,
-  0,
-  0,
-  0,
-  0,
-  1,
-  0,
-  0,
-  0,
-  0,
-  0,
-  0,
-  2,
-  0x69,
-  0x64,
-  6,
-  0x73,
-  0x65,
-  0x72,
-  0x76,
-  0x65,
-  0x72,
-  0,
-  0,
-  16,
-  0,
-  3,
-]);
+import { ID_SERVER_QUERY } from "./wire/local_answers.ts";
 
 /**
  * Where to send the check: the first listen address, with the wildcard
@@ -65,7 +35,7 @@ export function healthcheckTarget(config: Pick<Config, "listen" | "port">): Deno
  * @returns Null when healthy, else what went wrong.
  */
 export async function checkHealth(target: Deno.NetAddr, timeoutMs = 2000): Promise<string | null> {
-  const query = QUERY.slice();
+  const query = ID_SERVER_QUERY.slice();
   const id = crypto.getRandomValues(new Uint16Array(1))[0]!;
   query[0] = id >>> 8;
   query[1] = id & 0xff;

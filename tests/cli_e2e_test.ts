@@ -6,26 +6,11 @@ import { startFakeDotServer } from "./_util/fake_dot_server.ts";
 import { buildQuery, decode, udpQuery } from "./_util/dns_client.ts";
 import { deadPort } from "./_util/proxy_fixture.ts";
 import { testdataPath } from "./_util/tools.ts";
+import { dotproxy, runDotproxy, waitUntilAnswering } from "./_util/cli.ts";
 
-const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const CA = testdataPath("tls", "ca.pem");
 
-function dotproxy(args: string[], env: Record<string, string> = {}): Deno.Command {
-  return new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-net", "--allow-read", "--allow-env", MAIN, ...args],
-    env: { NO_COLOR: "1", ...env },
-    clearEnv: true,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  });
-}
-
-async function run(args: string[], env: Record<string, string> = {}) {
-  const { code, stdout, stderr } = await dotproxy(args, env).output();
-  const decoder = new TextDecoder();
-  return { code, stdout: decoder.decode(stdout), stderr: decoder.decode(stderr) };
-}
+const run = runDotproxy;
 
 const badValues: [string[], Record<string, string>, RegExp][] = [
   [["--port", "70000"], {}, /--port.*70000/],
@@ -81,12 +66,7 @@ Deno.test("SIGTERM: queries in flight are answered, then exit 0", async () => {
   ], { DOTPROXY_LOG_FORMAT: "json" }).spawn();
   let signalled = false;
   try {
-    let ready = false;
-    for (let i = 0; i < 100 && !ready; i++) { // bounded: up to ~10 s for Deno to start
-      ready = await udpQuery(port, buildQuery("ready.example.test", "A"), { timeoutMs: 100 })
-        .then(() => true, () => false);
-    }
-    assert.ok(ready, "the proxy answers");
+    assert.ok(await waitUntilAnswering(port), "the proxy answers");
     const inFlight = udpQuery(port, buildQuery("delay-500.inflight.example.test", "A", { id: 5 }), {
       timeoutMs: 5000,
     });
@@ -130,12 +110,7 @@ Deno.test("--log-queries writes one JSON line per answer; SIGTERM with --lameduc
   ], { DOTPROXY_LOG_FORMAT: "json" }).spawn();
   let signalled = false;
   try {
-    let ready = false;
-    for (let i = 0; i < 100 && !ready; i++) { // bounded: up to ~10 s for Deno to start
-      ready = await udpQuery(port, buildQuery("ready.example.test", "A"), { timeoutMs: 100 })
-        .then(() => true, () => false);
-    }
-    assert.ok(ready, "the proxy answers");
+    assert.ok(await waitUntilAnswering(port), "the proxy answers");
     await udpQuery(port, buildQuery("Logged.Example.test", "AAAA"));
     child.kill("SIGTERM");
     signalled = true;

@@ -6,27 +6,12 @@ import { startFakeDotServer } from "./_util/fake_dot_server.ts";
 import { buildQuery, decode, udpQuery } from "./_util/dns_client.ts";
 import { deadPort } from "./_util/proxy_fixture.ts";
 import { testdataPath } from "./_util/tools.ts";
+import { dotproxy, runDotproxy } from "./_util/cli.ts";
 
-const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const CA = testdataPath("tls", "ca.pem");
 const EXAMPLE = new URL("../docs/dotproxy.example.yaml", import.meta.url).pathname;
 
-function dotproxy(args: string[], env: Record<string, string> = {}): Deno.Command {
-  return new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-net", "--allow-read", "--allow-env", MAIN, ...args],
-    env: { NO_COLOR: "1", ...env },
-    clearEnv: true,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  });
-}
-
-async function run(args: string[], env: Record<string, string> = {}) {
-  const { code, stdout, stderr } = await dotproxy(args, env).output();
-  const decoder = new TextDecoder();
-  return { code, stdout: decoder.decode(stdout), stderr: decoder.decode(stderr) };
-}
+const run = runDotproxy;
 
 /** Writes each file into a fresh temporary directory; returns their paths and a cleanup. */
 async function tempFiles(files: Record<string, string>) {

@@ -7,7 +7,6 @@
  * @module
  */
 
-import { setImmediate } from "node:timers";
 import { LengthPrefixDecoder } from "../framing/length_prefix_decoder.ts";
 import { HEADER_LENGTH, RCODE } from "../wire/constants.ts";
 import { getId } from "../wire/header.ts";
@@ -18,6 +17,7 @@ import type { UpstreamSpec } from "../upstream_spec.ts";
 import { getLogger } from "../log.ts";
 import { describeConnectError } from "./tls_error.ts";
 import { UpstreamError } from "./upstream_error.ts";
+import { CoalescingWriter } from "./coalescing_writer.ts";
 
 const log = getLogger("upstream");
 
@@ -63,7 +63,7 @@ const MAX_ABANDONED = 1024;
 export class DotConnection {
   readonly #label: string;
   readonly #conn: Deno.TlsConn;
-  readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
+  readonly #writer: CoalescingWriter;
   readonly #idleTimeoutMs: number;
   /** Queries sent and not yet answered, by upstream ID; all rejected on close. */
   readonly #pending = new Map<number, Pending>();
@@ -74,11 +74,6 @@ export class DotConnection {
   #idleTimer: ReturnType<typeof setTimeout> | undefined;
   /** Runs while queries are pending, abandoning those past their deadline. */
   #sweepTimer: ReturnType<typeof setInterval> | undefined;
-  /** Frames waiting for the write in progress to finish. */
-  #outbox: Uint8Array[] = [];
-  #outboxBytes = 0;
-  #writing = false;
-  #flushScheduled = false;
   #closeReason: string | null = null;
   /** Settles when the connection is closed and its read loop has ended. */
   readonly done: Promise<void>;
@@ -86,7 +81,9 @@ export class DotConnection {
   private constructor(conn: Deno.TlsConn, options: DotConnectionOptions) {
     this.#label = options.spec.label;
     this.#conn = conn;
-    this.#writer = conn.writable.getWriter();
+    this.#writer = new CoalescingWriter(conn.writable.getWriter(), (error) => {
+      this.close(`write failed: ${describeConnectError(error, "")}`);
+    });
     this.#idleTimeoutMs = options.idleTimeoutMs;
     this.done = this.#readLoop();
     this.#armIdleTimer();
@@ -183,46 +180,8 @@ export class DotConnection {
       this.#pending.set(id, pending);
       this.#inFlight++;
       this.#sweepTimer ??= setInterval(() => this.#sweep(), SWEEP_INTERVAL_MS);
-      this.#send(frame);
+      this.#writer.send(frame);
     });
-  }
-
-  /**
-   * Queues a frame for the socket. Frames queued while the event loop works
-   * through the current batch of ready I/O (and while a write is in
-   * progress) go out together in one write, flushed by `setImmediate`, which
-   * runs right after that batch without a timer's delay: under load one TLS
-   * record and one op carry many queries (a write per query was the largest
-   * cost in the profile), and a lone query still leaves within the same
-   * event-loop turn.
-   */
-  #send(frame: Uint8Array): void {
-    this.#outbox.push(frame);
-    this.#outboxBytes += frame.length;
-    if (!this.#writing && !this.#flushScheduled) {
-      this.#flushScheduled = true;
-      setImmediate(() => {
-        this.#flushScheduled = false;
-        this.#flush();
-      });
-    }
-  }
-
-  async #flush(): Promise<void> {
-    this.#writing = true;
-    try {
-      while (this.#outbox.length > 0 && this.#closeReason === null) {
-        const frames = this.#outbox;
-        const chunk = frames.length === 1 ? frames[0]! : concat(frames, this.#outboxBytes);
-        this.#outbox = [];
-        this.#outboxBytes = 0;
-        await this.#writer.write(chunk);
-      }
-    } catch (error) {
-      this.close(`write failed: ${describeConnectError(error, "")}`);
-    } finally {
-      this.#writing = false;
-    }
   }
 
   /**
@@ -245,7 +204,7 @@ export class DotConnection {
     for (const pending of this.#pending.values()) {
       if (!pending.abandoned) pending.reject(new UpstreamError("closed", this.#label, reason));
     }
-    this.#outbox = [];
+    this.#writer.stop();
     this.#pending.clear();
     this.#inFlight = 0;
   }
@@ -361,15 +320,4 @@ function mismatchReason(reply: Uint8Array, layout: MessageLayout): "rejected" | 
   const rcode = reply[3]! & 0x0f;
   const refusal = rcode === RCODE.FORMERR || rcode === RCODE.NOTIMP || rcode === RCODE.REFUSED;
   return layout.questionCount === 0 && refusal ? "rejected" : "bad-reply";
-}
-
-/** Joins frames into one buffer for a single write. */
-function concat(frames: readonly Uint8Array[], length: number): Uint8Array {
-  const joined = new Uint8Array(length);
-  let offset = 0;
-  for (const frame of frames) {
-    joined.set(frame, offset);
-    offset += frame.length;
-  }
-  return joined;
 }

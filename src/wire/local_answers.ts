@@ -11,21 +11,16 @@ import { COUNT_OFFSET, FLAG2, FLAG3, writeU16 } from "./header.ts";
 import type { MessageLayout } from "./message.ts";
 import { namesEqual } from "./name.ts";
 
-/** `id.server.` in wire form, after a 12-octet header so that offsets match a message. */
-const ID_SERVER = new Uint8Array([
+/**
+ * The query `id.server. CH TXT` (ID 0, RD clear), used by `dotproxy
+ * healthcheck`; its name also serves to recognise the question here.
+ */
+export const ID_SERVER_QUERY: Uint8Array = Uint8Array.from([
   ...new Array(HEADER_LENGTH).fill(0),
-  2,
-  0x69,
-  0x64,
-  6,
-  0x73,
-  0x65,
-  0x72,
-  0x76,
-  0x65,
-  0x72,
-  0,
+  ...[2, ...new TextEncoder().encode("id"), 6, ...new TextEncoder().encode("server"), 0],
+  ...[0, RRTYPE.TXT, 0, RRCLASS.CH],
 ]);
+ID_SERVER_QUERY[COUNT_OFFSET.QD + 1] = 1;
 
 /** The text `id.server.` answers with. */
 const IDENTITY = new TextEncoder().encode("dotproxy");
@@ -39,8 +34,8 @@ const IDENTITY = new TextEncoder().encode("dotproxy");
  */
 export function isIdServerQuery(query: Uint8Array, layout: MessageLayout): boolean {
   return layout.qclass === RRCLASS.CH && layout.qtype === RRTYPE.TXT &&
-    layout.questionEnd === ID_SERVER.length + 4 && // name plus QTYPE and QCLASS
-    namesEqual(query, HEADER_LENGTH, ID_SERVER, HEADER_LENGTH);
+    layout.questionEnd === ID_SERVER_QUERY.length &&
+    namesEqual(query, HEADER_LENGTH, ID_SERVER_QUERY, HEADER_LENGTH);
 }
 
 /**

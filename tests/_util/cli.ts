@@ -1,0 +1,54 @@
+/**
+ * Runs `main.ts` as users run the command: a fresh environment holding only
+ * what the test gives, output captured.
+ *
+ * @module
+ */
+
+import { buildQuery, udpQuery } from "./dns_client.ts";
+
+const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+
+/**
+ * The command `dotproxy ARGS` with the permissions of `deno task start`.
+ *
+ * @param args Arguments after the program name.
+ * @param env The whole environment (NO_COLOR is added).
+ * @returns The command, to `output()` or `spawn()`.
+ */
+export function dotproxy(args: string[], env: Record<string, string> = {}): Deno.Command {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-net", "--allow-read", "--allow-env", MAIN, ...args],
+    env: { NO_COLOR: "1", ...env },
+    clearEnv: true,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  });
+}
+
+/**
+ * Runs `dotproxy ARGS` to completion.
+ *
+ * @returns Exit code and the decoded output.
+ */
+export async function runDotproxy(args: string[], env: Record<string, string> = {}) {
+  const { code, stdout, stderr } = await dotproxy(args, env).output();
+  const decoder = new TextDecoder();
+  return { code, stdout: decoder.decode(stdout), stderr: decoder.decode(stderr) };
+}
+
+/**
+ * Waits until a proxy started as a subprocess answers over UDP (bounded: about 10 s).
+ *
+ * @param port Its port on 127.0.0.1.
+ * @returns Whether it answered.
+ */
+export async function waitUntilAnswering(port: number): Promise<boolean> {
+  for (let i = 0; i < 100; i++) {
+    const answered = await udpQuery(port, buildQuery("ready.example.test", "A"), { timeoutMs: 100 })
+      .then(() => true, () => false);
+    if (answered) return true;
+  }
+  return false;
+}
