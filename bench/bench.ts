@@ -16,6 +16,7 @@
 import { parseArgs } from "node:util";
 import { startUnbound } from "../tests/_util/unbound.ts";
 import { deadPort } from "../tests/_util/proxy_fixture.ts";
+import { dotproxy, forwardingArgs } from "../tests/_util/cli.ts";
 
 const { values } = parseArgs({
   options: {
@@ -109,25 +110,11 @@ async function runScenario(
 await ensureTools();
 await using unbound = await startUnbound();
 const port = deadPort();
-const proxy = new Deno.Command(Deno.execPath(), {
-  args: [
-    "run",
-    "--allow-net",
-    "--allow-read",
-    "--allow-env",
-    new URL("../main.ts", import.meta.url).pathname,
-    "--port",
-    String(port),
-    "--upstream",
-    `127.0.0.1:${unbound.dotPort}#${unbound.tlsName}`,
-    "--ca-file",
-    unbound.caFile,
-    "--log-level",
-    "warning",
-  ],
-  stdout: "null",
-  stderr: "inherit",
-}).spawn();
+// The proxy logs warnings only, so its stderr pipe never fills during a run.
+const proxy = dotproxy([
+  ...forwardingArgs(port, unbound.dotPort, unbound.caFile, unbound.tlsName),
+  ...["--log-level", "warning"],
+]).spawn();
 try {
   await new Promise((resolve) => setTimeout(resolve, 1500));
   print(
@@ -141,5 +128,6 @@ try {
 } finally {
   for (const file of tempFiles) await Deno.remove(file);
   proxy.kill("SIGTERM");
-  await proxy.status;
+  const { stderr } = await proxy.output();
+  Deno.stderr.writeSync(stderr);
 }

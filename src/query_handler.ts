@@ -14,9 +14,9 @@ import {
   OPCODE_QUERY,
   RCODE,
 } from "./wire/constants.ts";
-import { getOpcode, isResponse } from "./wire/header.ts";
+import { getHeaderRcode, getOpcode, isResponse } from "./wire/header.ts";
 import { type MessageLayout, parseMessage } from "./wire/message.ts";
-import { nameToString } from "./wire/name.ts";
+import { canonicalNameKey, nameToString } from "./wire/name.ts";
 import {
   buildClientResponse,
   buildErrorResponse,
@@ -103,7 +103,7 @@ export class QueryHandler {
     if (layout?.questionCount === 1) this.#metrics.request(context.transport, layout.qtype);
     const outcome = await this.#answer(query, layout, problem, context);
     const response = outcome.response;
-    const rcode = (response[3]! & 0x0f) | (outcome.source === "badvers" ? RCODE.BADVERS : 0);
+    const rcode = getHeaderRcode(response) | (outcome.source === "badvers" ? RCODE.BADVERS : 0);
     const seconds = (performance.now() - started) / 1000;
     this.#metrics.response(context.transport, rcode, outcome.source, seconds);
     if (this.#logQueries) this.#logQuery(query, layout, context, rcode, outcome, seconds);
@@ -117,15 +117,31 @@ export class QueryHandler {
     context: QueryContext,
   ): Promise<Outcome> {
     if (getOpcode(query) !== OPCODE_QUERY) {
-      return this.#refuse(query, layout, RCODE.NOTIMP, context, `opcode ${getOpcode(query)}`);
+      return this.#refuse(
+        query,
+        layout,
+        RCODE.NOTIMP,
+        context,
+        "opcode",
+        `opcode ${getOpcode(query)}`,
+      );
     }
-    if (layout === null) return this.#refuse(query, null, RCODE.FORMERR, context, problem);
+    if (layout === null) {
+      return this.#refuse(query, null, RCODE.FORMERR, context, "malformed", problem);
+    }
     if (layout.questionCount !== 1) {
-      return this.#refuse(query, layout, RCODE.FORMERR, context, "no question");
+      return this.#refuse(query, layout, RCODE.FORMERR, context, "malformed", "no question");
     }
     if (layout.edns !== null && layout.edns.version !== 0) {
       const version = layout.edns.version;
-      return this.#refuse(query, layout, RCODE.BADVERS, context, `EDNS version ${version}`);
+      return this.#refuse(
+        query,
+        layout,
+        RCODE.BADVERS,
+        context,
+        "edns-version",
+        `EDNS version ${version}`,
+      );
     }
     const options: ResponseOptions = {
       limit: context.transport === "udp"
@@ -138,13 +154,14 @@ export class QueryHandler {
       const answer = { message, questionEnd: layout.questionEnd, extendedRcode: 0, errors: [] };
       return { response: buildClientResponse(answer, query, layout, options), source: "local" };
     }
-    const route = this.#router().route(query);
+    const name = canonicalNameKey(query, HEADER_LENGTH);
+    const route = this.#router().route(name);
     if (route.kind === "local") {
       const message = buildLocalAnswer(query, layout, route.zone);
       const answer = { message, questionEnd: layout.questionEnd, extendedRcode: 0, errors: [] };
       return { response: buildClientResponse(answer, query, layout, options), source: "local" };
     }
-    const resolution = await this.#resolver.resolve(query, layout, route.group);
+    const resolution = await this.#resolver.resolve(query, layout, name, route.group);
     if (resolution === null) {
       const response = buildErrorResponse(query, layout, RCODE.SERVFAIL, this.#maxUdpSize, {
         code: EDE_CODE.NO_REACHABLE_AUTHORITY,
@@ -170,14 +187,15 @@ export class QueryHandler {
     rcode: number,
     context: QueryContext,
     reason: string,
+    detail: string,
   ): Outcome {
     const action = rcodeName(rcode).toLowerCase();
-    this.#metrics.rejected(action, action === "formerr" ? "malformed" : reason.split(" ")[0]!);
-    log.debug("Answering {rcode} to {client} over {transport}: {reason}", {
+    this.#metrics.rejected(action, reason);
+    log.debug("Answering {rcode} to {client} over {transport}: {detail}", {
       rcode: rcodeName(rcode),
       client: `${context.client.hostname}:${context.client.port}`,
       transport: context.transport,
-      reason,
+      detail,
     });
     return { response: buildErrorResponse(query, layout, rcode, this.#maxUdpSize), source: action };
   }

@@ -6,7 +6,7 @@ import { startFakeDotServer } from "./_util/fake_dot_server.ts";
 import { buildQuery, decode, udpQuery } from "./_util/dns_client.ts";
 import { deadPort } from "./_util/proxy_fixture.ts";
 import { testdataPath } from "./_util/tools.ts";
-import { dotproxy, runDotproxy, waitUntilAnswering } from "./_util/cli.ts";
+import { dotproxy, forwardingArgs, runDotproxy, waitUntilAnswering } from "./_util/cli.ts";
 
 const CA = testdataPath("tls", "ca.pem");
 
@@ -56,14 +56,8 @@ Deno.test("a port that cannot be bound exits 1 and says which", async () => {
 Deno.test("SIGTERM: queries in flight are answered, then exit 0", async () => {
   await using upstream = await startFakeDotServer();
   const port = deadPort();
-  const child = dotproxy([
-    "--port",
-    String(port),
-    "--upstream",
-    `127.0.0.1:${upstream.port}#dot.test`,
-    "--ca-file",
-    CA,
-  ], { DOTPROXY_LOG_FORMAT: "json" }).spawn();
+  const child = dotproxy(forwardingArgs(port, upstream.port, CA), { DOTPROXY_LOG_FORMAT: "json" })
+    .spawn();
   let signalled = false;
   try {
     assert.ok(await waitUntilAnswering(port), "the proxy answers");
@@ -94,12 +88,7 @@ Deno.test("--log-queries writes one JSON line per answer; SIGTERM with --lameduc
   const port = deadPort();
   const httpPort = deadPort();
   const child = dotproxy([
-    "--port",
-    String(port),
-    "--upstream",
-    `127.0.0.1:${upstream.port}#dot.test`,
-    "--ca-file",
-    CA,
+    ...forwardingArgs(port, upstream.port, CA),
     "--log-queries",
     "--http",
     `127.0.0.1:${httpPort}`,

@@ -7,8 +7,7 @@ import assert from "node:assert/strict";
 import { startUnbound } from "./_util/unbound.ts";
 import { requireTool } from "./_util/tools.ts";
 import { deadPort } from "./_util/proxy_fixture.ts";
-
-const MAIN = new URL("../main.ts", import.meta.url).pathname;
+import { dotproxy, forwardingArgs } from "./_util/cli.ts";
 
 async function runTool(command: string, args: string[]): Promise<string> {
   const { code, stdout, stderr } = await new Deno.Command(command, { args, stdin: "null" })
@@ -23,26 +22,10 @@ Deno.test("dig and kdig through the proxy to Unbound over DNS-over-TLS", async (
   const kdig = requireTool("kdig", "knot-dnsutils");
   await using unbound = await startUnbound();
   const port = deadPort();
-  const proxy = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-net",
-      "--allow-read",
-      "--allow-env",
-      MAIN,
-      "--port",
-      String(port),
-      "--upstream",
-      `127.0.0.1:${unbound.dotPort}#${unbound.tlsName}`,
-      "--ca-file",
-      unbound.caFile,
-      "--log-level",
-      "warning",
-    ],
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
+  const proxy = dotproxy([
+    ...forwardingArgs(port, unbound.dotPort, unbound.caFile, unbound.tlsName),
+    ...["--log-level", "warning"],
+  ]).spawn();
   const at = ["@127.0.0.1", "-p", String(port)];
   const digArgs = [...at, "+tries=1", "+timeout=3"];
   try {

@@ -7,43 +7,53 @@
  * @module
  */
 
-import { HEADER_LENGTH, MAX_NAME_LENGTH } from "../wire/constants.ts";
 import { FLAG2, FLAG3 } from "../wire/header.ts";
 import type { MessageLayout } from "../wire/message.ts";
-import { writeCanonicalName } from "../wire/name.ts";
-
-const scratch = new Uint8Array(MAX_NAME_LENGTH + 5);
 
 /**
- * Computes the cache key of a query.
- *
- * The key is a string only because Map needs one; it is built from the
- * bytes in one pass, one character per octet, without decoding the name.
+ * Computes the cache key of a query from its name key (see
+ * `canonicalNameKey`, computed once per query for routing too): the name,
+ * then QTYPE, QCLASS and the DO, CD and RD bits, one character per octet.
  *
  * @example Usage
  * ```ts
  * import assert from "node:assert/strict";
  * import { cacheKey } from "./cache_key.ts";
  * import { parseMessage } from "../wire/message.ts";
+ * import { canonicalNameKey } from "../wire/name.ts";
  *
  * const upper = new Uint8Array([0, 1, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1, 65, 0, 0, 1, 0, 1]);
  * const lower = new Uint8Array([0, 2, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1, 97, 0, 0, 1, 0, 1]);
- * assert.equal(cacheKey(upper, parseMessage(upper)), cacheKey(lower, parseMessage(lower)));
+ * const key = (query: Uint8Array) =>
+ *   cacheKey(canonicalNameKey(query, 12), query, parseMessage(query));
+ * assert.equal(key(upper), key(lower));
  * ```
  *
+ * @param name The query's name key.
  * @param query A query with exactly one question.
  * @param layout Its layout.
  * @returns The key.
  */
-export function cacheKey(query: Uint8Array, layout: MessageLayout): string {
-  let end = writeCanonicalName(query, HEADER_LENGTH, scratch, 0);
-  scratch[end++] = layout.qtype >>> 8;
-  scratch[end++] = layout.qtype & 0xff;
-  scratch[end++] = layout.qclass >>> 8;
-  scratch[end++] = layout.qclass & 0xff;
-  scratch[end++] = (layout.edns?.dnssecOk ? 1 : 0) | (query[3]! & FLAG3.CD ? 2 : 0) |
+export function cacheKey(name: string, query: Uint8Array, layout: MessageLayout): string {
+  const bits = (layout.edns?.dnssecOk ? 1 : 0) | (query[3]! & FLAG3.CD ? 2 : 0) |
     (query[2]! & FLAG2.RD ? 4 : 0);
-  return String.fromCharCode.apply(null, scratch.subarray(0, end) as unknown as number[]);
+  return name + String.fromCharCode(
+    layout.qtype >>> 8,
+    layout.qtype & 0xff,
+    layout.qclass >>> 8,
+    layout.qclass & 0xff,
+    bits,
+  );
+}
+
+/**
+ * The name key a cache key starts with.
+ *
+ * @param key A key from {@linkcode cacheKey}.
+ * @returns Its name key.
+ */
+export function keyName(key: string): string {
+  return key.slice(0, -5);
 }
 
 /**

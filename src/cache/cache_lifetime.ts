@@ -8,7 +8,14 @@
  */
 
 import { RCODE, RRTYPE } from "../wire/constants.ts";
-import { COUNT_OFFSET, isTruncated, readU16, readU32, writeU32 } from "../wire/header.ts";
+import {
+  COUNT_OFFSET,
+  getHeaderRcode,
+  isTruncated,
+  readU16,
+  readU32,
+  writeU32,
+} from "../wire/header.ts";
 import { SECTION, walkRecords } from "../wire/message.ts";
 import type { Answer } from "../wire/responses.ts";
 
@@ -40,7 +47,7 @@ export const SERVFAIL_TTL = 5;
 export function cacheLifetime(answer: Answer, bounds: TtlBounds): Lifetime | null {
   const message = answer.message;
   if (isTruncated(message) || answer.extendedRcode !== 0) return null;
-  const rcode = message[3]! & 0x0f;
+  const rcode = getHeaderRcode(message);
   const offsets: number[] = [];
   let smallest = Infinity;
   let negative = Infinity;

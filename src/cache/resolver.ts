@@ -8,6 +8,7 @@
  */
 
 import { EDE_CODE, RCODE } from "../wire/constants.ts";
+import { getHeaderRcode } from "../wire/header.ts";
 import { type MessageLayout, walkRecords } from "../wire/message.ts";
 import {
   type Answer,
@@ -20,7 +21,7 @@ import type { UpstreamGroup } from "../upstream/upstream_group.ts";
 import type { Router } from "../routing/router.ts";
 import { getLogger } from "../log.ts";
 import type { ProxyMetrics } from "../observability/proxy_metrics.ts";
-import { cacheKey, keyDnssecOk } from "./cache_key.ts";
+import { cacheKey, keyDnssecOk, keyName } from "./cache_key.ts";
 import { cacheLifetime, type TtlBounds } from "./cache_lifetime.ts";
 import { CacheEntry, type DnsCache } from "./dns_cache.ts";
 import { refreshQuery } from "./refresh_query.ts";
@@ -90,15 +91,17 @@ export class Resolver {
    *
    * @param query The client's query.
    * @param layout Its layout (one question, EDNS version 0 if any).
+   * @param name Its name key (`canonicalNameKey`), computed once for routing and caching.
    * @param group The upstreams that serve its name.
    * @returns The answer, or null when no upstream answered and nothing stale is left.
    */
   async resolve(
     query: Uint8Array,
     layout: MessageLayout,
+    name: string,
     group: UpstreamGroup,
   ): Promise<Resolution | null> {
-    const key = cacheKey(query, layout);
+    const key = cacheKey(name, query, layout);
     const now = performance.now();
     const entry = this.#cache?.get(key, now);
     if (entry === undefined) {
@@ -149,7 +152,7 @@ export class Resolver {
   #background(key: string, entry: CacheEntry): void {
     if (this.#inFlight.has(key)) return;
     const { query, layout } = refreshQuery(entry, keyDnssecOk(key));
-    const route = this.#router().route(query);
+    const route = this.#router().route(keyName(key));
     if (route.kind !== "forward") return;
     this.#metrics.cache("refresh");
     this.#fetch(key, query, layout, route.group).then((resolution) => {
@@ -198,7 +201,7 @@ export class Resolver {
 }
 
 function isServfail(answer: Answer): boolean {
-  return (answer.message[3]! & 0x0f) === RCODE.SERVFAIL;
+  return getHeaderRcode(answer.message) === RCODE.SERVFAIL;
 }
 
 /** The TTL offsets of an entry, found on its first hit and kept. */
@@ -212,7 +215,7 @@ function ttlOffsets(entry: CacheEntry): readonly number[] {
 }
 
 function stale(entry: CacheEntry): Resolution {
-  const nxdomain = (entry.message[3]! & 0x0f) === RCODE.NXDOMAIN;
+  const nxdomain = getHeaderRcode(entry.message) === RCODE.NXDOMAIN;
   return {
     answer: entry,
     ttls: { offsets: ttlOffsets(entry), elapsed: 0, fixed: STALE_TTL },

@@ -6,7 +6,6 @@
  * @module
  */
 
-import { HEADER_LENGTH } from "../wire/constants.ts";
 import type { UpstreamGroup } from "../upstream/upstream_group.ts";
 import { BUILTIN_ZONES } from "./local_zones.ts";
 import { zoneKey, ZoneTable } from "./zone_table.ts";
@@ -59,12 +58,12 @@ export class Router {
   }
 
   /**
-   * The route of a query.
+   * The route of a name.
    *
-   * @param query A query with one question.
+   * @param name The question's name key (`canonicalNameKey`).
    * @returns Where it goes.
    */
-  route(query: Uint8Array): Route {
-    return this.#table.lookup(query, HEADER_LENGTH) ?? this.#default;
+  route(name: string): Route {
+    return this.#table.lookup(name) ?? this.#default;
   }
 }

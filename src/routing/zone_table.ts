@@ -7,9 +7,6 @@
  */
 
 import { MAX_NAME_LENGTH } from "../wire/constants.ts";
-import { writeCanonicalName } from "../wire/name.ts";
-
-const scratch = new Uint8Array(MAX_NAME_LENGTH);
 
 /**
  * Wire form of a zone written as text (`corp.internal`, `corp.internal.`,
@@ -41,12 +38,14 @@ export function zoneKey(zone: string): string {
  * import assert from "node:assert/strict";
  * import { ZoneTable } from "./zone_table.ts";
  *
+ * import { zoneKey } from "./zone_table.ts";
+ *
  * const table = new ZoneTable<string>();
  * table.set("corp.internal", "corp");
  * table.set("eu.corp.internal", "eu");
- * assert.equal(table.lookupText("A.Corp.Internal"), "corp");
- * assert.equal(table.lookupText("x.eu.corp.internal."), "eu");
- * assert.equal(table.lookupText("xcorp.internal"), undefined);
+ * assert.equal(table.lookup(zoneKey("A.Corp.Internal")), "corp");
+ * assert.equal(table.lookup(zoneKey("x.eu.corp.internal.")), "eu");
+ * assert.equal(table.lookup(zoneKey("xcorp.internal")), undefined);
  * ```
  */
 export class ZoneTable<T> {
@@ -68,37 +67,13 @@ export class ZoneTable<T> {
   }
 
   /**
-   * Whether the zone is in the table (exactly).
+   * The value of the longest zone holding a name.
    *
-   * @param zone The zone name (text).
-   * @returns True when present.
-   */
-  has(zone: string): boolean {
-    return this.#zones.has(zoneKey(zone));
-  }
-
-  /**
-   * The value of the longest zone holding the name at `offset` of `message`.
-   *
-   * @param message A message.
-   * @param offset Where a checked name starts (e.g. 12 for the question).
+   * @param name The name key (`canonicalNameKey` of a message, or `zoneKey` of a text name).
    * @returns The value, or undefined when no zone holds the name.
    */
-  lookup(message: Uint8Array, offset: number): T | undefined {
-    if (this.#zones.size === 0) return undefined;
-    const end = writeCanonicalName(message, offset, scratch, 0);
-    const name = String.fromCharCode.apply(null, scratch.subarray(0, end) as unknown as number[]);
-    return this.#longest(name);
-  }
-
-  /**
-   * As {@linkcode ZoneTable.lookup}, for a name written as text.
-   *
-   * @param name The name.
-   * @returns The value, or undefined.
-   */
-  lookupText(name: string): T | undefined {
-    return this.#longest(zoneKey(name));
+  lookup(name: string): T | undefined {
+    return this.#zones.size === 0 ? undefined : this.#longest(name);
   }
 
   #longest(name: string): T | undefined {

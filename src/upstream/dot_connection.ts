@@ -8,10 +8,10 @@
  */
 
 import { LengthPrefixDecoder } from "../framing/length_prefix_decoder.ts";
-import { HEADER_LENGTH, RCODE } from "../wire/constants.ts";
+import { HEADER_LENGTH } from "../wire/constants.ts";
 import { getId } from "../wire/header.ts";
 import { type MessageLayout, parseMessage } from "../wire/message.ts";
-import { replyMismatch } from "../wire/reply_match.ts";
+import { isQuestionRejection, replyMismatch } from "../wire/reply_match.ts";
 import { FRAME_PREFIX_LENGTH, setFrameId } from "../wire/upstream_query.ts";
 import type { UpstreamSpec } from "../upstream_spec.ts";
 import { getLogger } from "../log.ts";
@@ -256,7 +256,7 @@ export class DotConnection {
     if (mismatch !== null) {
       pending.reject(
         new UpstreamError(
-          mismatchReason(message, layout),
+          isQuestionRejection(message, layout) ? "rejected" : "bad-reply",
           this.#label,
           `reply refused: ${mismatch}`,
         ),
@@ -308,16 +308,4 @@ export class DotConnection {
     clearTimeout(this.#idleTimer);
     this.#idleTimer = setTimeout(() => this.close("idle"), this.#idleTimeoutMs);
   }
-}
-
-/**
- * A reply without a question and with FORMERR, NOTIMP or REFUSED is the
- * upstream rejecting the question the client wrote (RFC 1035 allows
- * QDCOUNT=0 there): it fails this query but says nothing against the
- * upstream. Any other mismatch is a lying or broken upstream.
- */
-function mismatchReason(reply: Uint8Array, layout: MessageLayout): "rejected" | "bad-reply" {
-  const rcode = reply[3]! & 0x0f;
-  const refusal = rcode === RCODE.FORMERR || rcode === RCODE.NOTIMP || rcode === RCODE.REFUSED;
-  return layout.questionCount === 0 && refusal ? "rejected" : "bad-reply";
 }

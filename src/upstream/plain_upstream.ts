@@ -13,7 +13,7 @@ import { frame as framed, LengthPrefixDecoder } from "../framing/length_prefix_d
 import { HEADER_LENGTH } from "../wire/constants.ts";
 import { COUNT_OFFSET, getId, isTruncated, setId, writeU16 } from "../wire/header.ts";
 import { type MessageLayout, parseMessage } from "../wire/message.ts";
-import { replyMismatch } from "../wire/reply_match.ts";
+import { isQuestionRejection, replyMismatch } from "../wire/reply_match.ts";
 import { FRAME_PREFIX_LENGTH } from "../wire/upstream_query.ts";
 import { PROBE_QUERY_FRAME, PROBE_QUERY_LAYOUT } from "./probe_query.ts";
 import type { PlainUpstreamSpec } from "../upstream_spec.ts";
@@ -114,9 +114,11 @@ export class PlainUpstream implements Upstream {
         if (problem === null) {
           return { reply, layout: parseMessage(reply), rttMs: performance.now() - sentAt };
         }
+        if (problem === REJECTED) throw new UpstreamError("rejected", this.label, REJECTED);
         log.debug("{upstream}: reply discarded: {problem}", { upstream: this.label, problem });
       }
     } catch (error) {
+      if (error instanceof UpstreamError) throw error;
       if (timedOut) {
         throw new UpstreamError("timeout", this.label, `no valid answer within ${timeoutMs} ms`);
       }
@@ -153,7 +155,8 @@ export class PlainUpstream implements Upstream {
         if (problem === null) {
           return { reply, layout: parseMessage(reply), rttMs: performance.now() - sentAt };
         }
-        throw new UpstreamError("bad-reply", this.label, `reply refused: ${problem}`);
+        const reason = problem === REJECTED ? "rejected" : "bad-reply";
+        throw new UpstreamError(reason, this.label, `reply refused: ${problem}`);
       }
       throw new UpstreamError("closed", this.label, "TCP connection closed before the answer");
     } catch (error) {
@@ -170,12 +173,17 @@ export class PlainUpstream implements Upstream {
   }
 }
 
-/** Why a reply does not answer the query, or null. */
+/** What `check` says of a reply with our ID that rejects the question itself. */
+const REJECTED = "the upstream rejected the question";
+
+/** Why a reply does not answer the query ({@linkcode REJECTED} among the reasons), or null. */
 function check(reply: Uint8Array, query: Uint8Array, layout: MessageLayout): string | null {
   if (reply.length < HEADER_LENGTH) return "shorter than a header";
   if (getId(reply) !== getId(query)) return "wrong ID";
   try {
-    return replyMismatch(reply, parseMessage(reply), query, layout);
+    const replyLayout = parseMessage(reply);
+    if (isQuestionRejection(reply, replyLayout)) return REJECTED;
+    return replyMismatch(reply, replyLayout, query, layout);
   } catch (error) {
     return `malformed: ${(error as Error).message}`;
   }

@@ -150,6 +150,31 @@ export function writeCanonicalName(
   }
 }
 
+const keyScratch = new Uint8Array(MAX_NAME_LENGTH);
+
+/**
+ * A checked name in lower case and wire form, as a string of one character
+ * per octet: the one representation the zone table and the cache key share,
+ * built once per query.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { canonicalNameKey } from "./name.ts";
+ *
+ * const message = new Uint8Array([...new Uint8Array(12), 1, 65, 0]);
+ * assert.equal(canonicalNameKey(message, 12), "\u0001a\u0000");
+ * ```
+ *
+ * @param message Message holding the name.
+ * @param offset Where the name starts (checked with {@linkcode skipName}).
+ * @returns The key.
+ */
+export function canonicalNameKey(message: Uint8Array, offset: number): string {
+  const end = writeCanonicalName(message, offset, keyScratch, 0);
+  return String.fromCharCode.apply(null, keyScratch.subarray(0, end) as unknown as number[]);
+}
+
 /**
  * Presentation form of a checked name, for logs (RFC 1035 §5.1 escapes).
  *

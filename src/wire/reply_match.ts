@@ -6,8 +6,8 @@
  * @module
  */
 
-import { HEADER_LENGTH } from "./constants.ts";
-import { isResponse } from "./header.ts";
+import { HEADER_LENGTH, RCODE } from "./constants.ts";
+import { getHeaderRcode, isResponse } from "./header.ts";
 import type { MessageLayout } from "./message.ts";
 import { namesEqual } from "./name.ts";
 
@@ -40,4 +40,20 @@ export function replyMismatch(
     return "question differs from the query";
   }
   return null;
+}
+
+/**
+ * Whether a reply is the upstream rejecting the question a client wrote: no
+ * question (RFC 1035 allows QDCOUNT=0 there) and FORMERR, NOTIMP or REFUSED.
+ * It fails that query, but says nothing against the upstream's health: a
+ * client must not be able to take an upstream down with odd questions.
+ *
+ * @param reply A reply whose ID matched.
+ * @param layout Its layout.
+ * @returns True for such a rejection.
+ */
+export function isQuestionRejection(reply: Uint8Array, layout: MessageLayout): boolean {
+  const rcode = getHeaderRcode(reply);
+  return layout.questionCount === 0 &&
+    (rcode === RCODE.FORMERR || rcode === RCODE.NOTIMP || rcode === RCODE.REFUSED);
 }

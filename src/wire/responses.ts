@@ -7,7 +7,16 @@
  */
 
 import { EDNS_OPTION, HEADER_LENGTH, MIN_UDP_PAYLOAD, RCODE } from "./constants.ts";
-import { COUNT_OFFSET, FLAG2, FLAG3, readU16, readU32, writeU16, writeU32 } from "./header.ts";
+import {
+  COUNT_OFFSET,
+  FLAG2,
+  FLAG3,
+  getHeaderRcode,
+  readU16,
+  readU32,
+  writeU16,
+  writeU32,
+} from "./header.ts";
 import type { Edns, MessageLayout } from "./message.ts";
 import { forEachOption } from "./message.ts";
 import {
@@ -173,7 +182,7 @@ export function buildClientResponse(
 ): Uint8Array {
   const { message } = answer;
   const clientEdns = queryLayout.edns;
-  let rcode = message[3]! & 0x0f;
+  let rcode = getHeaderRcode(message);
   if (!clientEdns && answer.extendedRcode !== 0) rcode = RCODE.SERVFAIL; // not expressible without OPT
   const fields = {
     udpSize: options.maxUdpSize,

@@ -28,6 +28,29 @@ export function dotproxy(args: string[], env: Record<string, string> = {}): Deno
 }
 
 /**
+ * The arguments of a proxy on 127.0.0.1:`port` forwarding to one loopback
+ * DoT upstream whose certificate the committed test CA (or `caFile`) signs.
+ *
+ * @param port Listen port.
+ * @param upstreamPort The upstream's DoT port.
+ * @param caFile PEM file of the CA to trust.
+ * @param tlsName The name the upstream's certificate carries.
+ * @returns The arguments.
+ */
+export function forwardingArgs(
+  port: number,
+  upstreamPort: number,
+  caFile: string,
+  tlsName = "dot.test",
+): string[] {
+  return [
+    ...["--port", String(port)],
+    ...["--upstream", `127.0.0.1:${upstreamPort}#${tlsName}`],
+    ...["--ca-file", caFile],
+  ];
+}
+
+/**
  * Runs `dotproxy ARGS` to completion.
  *
  * @returns Exit code and the decoded output.
