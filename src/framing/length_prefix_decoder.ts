@@ -8,6 +8,94 @@
  */
 
 /**
+ * The framing state machine on its own, synchronous: feed it chunks, it calls
+ * back with each complete message. Shared by {@linkcode LengthPrefixDecoder}
+ * and {@linkcode readMessages}.
+ *
+ * Messages that arrive whole inside one chunk are passed on as views of that
+ * chunk (no copy); only messages split across chunks are assembled in a new
+ * buffer.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { LengthPrefixSplitter } from "./length_prefix_decoder.ts";
+ *
+ * const messages: number[][] = [];
+ * const splitter = new LengthPrefixSplitter((message) => void messages.push([...message]));
+ * splitter.push(new Uint8Array([0, 2, 10]));
+ * splitter.push(new Uint8Array([11, 0, 1, 12]));
+ * assert.deepEqual(messages, [[10, 11], [12]]);
+ * assert.equal(splitter.midMessage, false);
+ * ```
+ */
+export class LengthPrefixSplitter {
+  readonly #onMessage: (message: Uint8Array, isView: boolean) => void;
+  /** Message being assembled. */
+  #partial: Uint8Array | null = null;
+  /** Octets of `#partial` received so far. */
+  #filled = 0;
+  /** First prefix octet when the prefix was split, else -1. */
+  #highByte = -1;
+
+  /**
+   * @param onMessage Called with each message, and whether it is a view of
+   * the chunk being pushed (true) or a buffer of its own (false).
+   */
+  constructor(onMessage: (message: Uint8Array, isView: boolean) => void) {
+    this.#onMessage = onMessage;
+  }
+
+  /** True when the input so far ends inside a message (or its prefix). */
+  get midMessage(): boolean {
+    return this.#partial !== null || this.#highByte >= 0;
+  }
+
+  /**
+   * Takes the next chunk of the stream.
+   *
+   * @param chunk Any number of octets.
+   */
+  push(chunk: Uint8Array): void {
+    let offset = 0;
+    while (offset < chunk.length) {
+      const partial = this.#partial;
+      if (partial !== null) {
+        const take = Math.min(partial.length - this.#filled, chunk.length - offset);
+        partial.set(chunk.subarray(offset, offset + take), this.#filled);
+        this.#filled += take;
+        offset += take;
+        if (this.#filled === partial.length) {
+          this.#partial = null;
+          this.#onMessage(partial, false);
+        }
+        continue;
+      }
+      let length: number;
+      if (this.#highByte >= 0) {
+        length = (this.#highByte << 8) | chunk[offset]!;
+        this.#highByte = -1;
+        offset += 1;
+      } else if (offset + 1 < chunk.length) {
+        length = (chunk[offset]! << 8) | chunk[offset + 1]!;
+        offset += 2;
+      } else {
+        this.#highByte = chunk[offset]!;
+        offset += 1;
+        continue;
+      }
+      if (offset + length <= chunk.length) {
+        this.#onMessage(chunk.subarray(offset, offset + length), true);
+        offset += length;
+      } else {
+        this.#partial = new Uint8Array(length);
+        this.#filled = 0;
+      }
+    }
+  }
+}
+
+/**
  * Splits a byte stream into the DNS messages it carries.
  *
  * Messages that arrive whole inside one chunk are passed on as views of that
@@ -31,50 +119,19 @@
 export class LengthPrefixDecoder extends TransformStream<Uint8Array, Uint8Array> {
   /** Creates a decoder. */
   constructor() {
-    // The state lives in this closure rather than in #fields: a TransformStream
-    // subclass cannot touch `this` before super() has received the callbacks.
-    let partial: Uint8Array | null = null; // message being assembled
-    let filled = 0; // octets of `partial` received so far
-    let highByte = -1; // first prefix octet when the prefix was split, else -1
+    // The splitter lives in this closure rather than in a #field: a
+    // TransformStream subclass cannot touch `this` before super() returns.
+    let controller: TransformStreamDefaultController<Uint8Array>;
+    const splitter = new LengthPrefixSplitter((message) => controller.enqueue(message));
     super({
-      transform(chunk, controller) {
-        let offset = 0;
-        while (offset < chunk.length) {
-          if (partial !== null) {
-            const take = Math.min(partial.length - filled, chunk.length - offset);
-            partial.set(chunk.subarray(offset, offset + take), filled);
-            filled += take;
-            offset += take;
-            if (filled === partial.length) {
-              controller.enqueue(partial);
-              partial = null;
-            }
-            continue;
-          }
-          let length: number;
-          if (highByte >= 0) {
-            length = (highByte << 8) | chunk[offset]!;
-            highByte = -1;
-            offset += 1;
-          } else if (offset + 1 < chunk.length) {
-            length = (chunk[offset]! << 8) | chunk[offset + 1]!;
-            offset += 2;
-          } else {
-            highByte = chunk[offset]!;
-            offset += 1;
-            continue;
-          }
-          if (offset + length <= chunk.length) {
-            controller.enqueue(chunk.subarray(offset, offset + length));
-            offset += length;
-          } else {
-            partial = new Uint8Array(length);
-            filled = 0;
-          }
-        }
+      start(c) {
+        controller = c;
       },
-      flush(controller) {
-        if (partial !== null || highByte >= 0) {
+      transform(chunk) {
+        splitter.push(chunk);
+      },
+      flush() {
+        if (splitter.midMessage) {
           controller.error(new SyntaxError("Cannot read message: stream ended inside a message"));
         }
       },

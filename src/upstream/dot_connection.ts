@@ -7,7 +7,7 @@
  * @module
  */
 
-import { LengthPrefixDecoder } from "../framing/length_prefix_decoder.ts";
+import { readMessages } from "../framing/message_reader.ts";
 import { HEADER_LENGTH } from "../wire/constants.ts";
 import { getId } from "../wire/header.ts";
 import { type MessageLayout, parseMessage } from "../wire/message.ts";
@@ -212,15 +212,14 @@ export class DotConnection {
   async #readLoop(): Promise<void> {
     let reason = "server closed the connection";
     try {
-      const messages = this.#conn.readable.pipeThrough(new LengthPrefixDecoder());
-      for await (const message of messages) {
+      await readMessages(this.#conn.readable, (message) => {
         this.#lastReadAt = performance.now();
         if (message.length < HEADER_LENGTH) {
           reason = `bad reply: message of ${message.length} octets`;
-          break;
+          return false;
         }
         this.#deliver(message);
-      }
+      });
     } catch (error) {
       if (this.#closeReason === null) reason = describeConnectError(error, "");
     }
