@@ -106,7 +106,7 @@ export class Resolver {
     const entry = this.#cache?.get(key, now);
     if (entry === undefined) {
       this.#metrics.cache("miss");
-      return await this.#fetch(key, query, layout, group);
+      return this.#fetch(key, query, layout, group);
     }
     const expiresAt = entry.storedAt + entry.ttl * 1000;
     if (now < expiresAt) {
@@ -185,18 +185,20 @@ export class Resolver {
     return fetching;
   }
 
-  /** Caches a copy of the answer if it may be cached; the copy is what clients get. */
+  /**
+   * Caches the answer if it may be cached. The reply is the upstream's own
+   * buffer (see `Exchanged`), so the cache keeps it without a copy.
+   */
   #store(key: string, answer: Answer): Resolution | null {
     if (this.#cache === null) return null;
-    const copy: Answer = { ...answer, message: answer.message.slice() };
-    const lifetime = cacheLifetime(copy, this.#bounds);
+    const lifetime = cacheLifetime(answer, this.#bounds);
     if (lifetime === null) return null;
     const now = performance.now();
     const previous = this.#cache.get(key, now);
     // A SERVFAIL must not push out an answer that can still be served stale.
-    if (isServfail(copy) && previous !== undefined && !isServfail(previous)) return null;
-    this.#cache.set(new CacheEntry(key, copy, lifetime.ttl, now));
-    return { answer: copy, ttls: { offsets: lifetime.offsets, elapsed: 0 }, source: "upstream" };
+    if (isServfail(answer) && previous !== undefined && !isServfail(previous)) return null;
+    this.#cache.set(new CacheEntry(key, answer, lifetime.ttl, now));
+    return { answer, ttls: { offsets: lifetime.offsets, elapsed: 0 }, source: "upstream" };
   }
 }
 

@@ -41,12 +41,15 @@ const READ_BUFFER_SIZE = 16 * 1024;
  * cancelled when `onMessage` asks to stop.
  * @param onMessage Called with each message, a buffer of its own; return
  * false to stop reading.
+ * @param onRead Called after each read, before the messages it completed
+ * (e.g. to take the time once for all of them).
  * @returns Settles when the stream ends or reading stops.
  * @throws {SyntaxError} When the stream ends inside a message; any error of the stream.
  */
 export async function readMessages(
   readable: ReadableStream<Uint8Array>,
   onMessage: (message: Uint8Array) => boolean | void,
+  onRead?: () => void,
 ): Promise<void> {
   const reader = readable.getReader({ mode: "byob" });
   let stop = false;
@@ -58,6 +61,7 @@ export async function readMessages(
     while (!stop) {
       const { value, done } = await reader.read(new Uint8Array(buffer));
       if (done) break;
+      onRead?.();
       splitter.push(value);
       buffer = value.buffer as ArrayBuffer;
     }

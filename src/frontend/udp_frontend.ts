@@ -38,7 +38,9 @@ export class UdpFrontend {
   readonly #handler: QueryHandler;
   readonly #admission: Admission;
   readonly #maxUdpSize: number;
-  readonly #inFlight = new Set<Promise<void>>();
+  /** Queries being answered, and how a drain learns that the last one is done. */
+  #inFlight = 0;
+  #allAnswered: (() => void) | null = null;
   #draining = false;
   #closed = false;
   /** Settles when the socket is closed and the receive loop has ended. */
@@ -76,7 +78,10 @@ export class UdpFrontend {
    */
   async drain(graceMs: number): Promise<void> {
     this.#draining = true;
-    await settleWithin([...this.#inFlight], graceMs);
+    if (this.#inFlight > 0) {
+      const allAnswered = new Promise<void>((resolve) => this.#allAnswered = resolve);
+      await settleWithin([allAnswered], graceMs);
+    }
     this.close();
     await this.done;
   }
@@ -113,7 +118,7 @@ export class UdpFrontend {
       const query = datagram.slice();
       const early = this.#answerEarly(query);
       if (early === undefined) {
-        this.#track(this.#answer(query, client).finally(() => this.#admission.inFlight.release()));
+        this.#answer(query, client);
       } else {
         // Awaited here, not tracked: the receive loop cannot outrun its own
         // sends, so a flood cannot pile up pending sends.
@@ -137,9 +142,26 @@ export class UdpFrontend {
     return buildRefused(query, this.#maxUdpSize);
   }
 
+  /** Answers a query that holds a slot in flight until its answer is sent; never rejects. */
   async #answer(query: Uint8Array, client: Deno.NetAddr): Promise<void> {
-    const answer = await this.#handler.handle(query, { transport: "udp", client });
-    await this.#send(answer, client);
+    this.#inFlight++;
+    let answer: Uint8Array | null = null;
+    try {
+      answer = await this.#handler.handle(query, { transport: "udp", client });
+    } catch (error) {
+      log.error("Query handling failed: {error}", { error });
+    }
+    if (answer === null || this.#closed) return this.#finished();
+    this.#listener.send(answer, client).then(() => this.#finished(), (error) => {
+      this.#sendFailed(error, client);
+      this.#finished();
+    });
+  }
+
+  /** A query's slot is free again. */
+  #finished(): void {
+    this.#admission.inFlight.release();
+    if (--this.#inFlight === 0 && this.#allAnswered !== null) this.#allAnswered();
   }
 
   async #send(answer: Uint8Array | null, client: Deno.NetAddr): Promise<void> {
@@ -147,18 +169,15 @@ export class UdpFrontend {
     try {
       await this.#listener.send(answer, client);
     } catch (error) {
-      log.debug("Cannot send the answer to {client}: {error}", {
-        client: `${client.hostname}:${client.port}`,
-        error: (error as Error).message,
-      });
+      this.#sendFailed(error, client);
     }
   }
 
-  #track(task: Promise<void>): void {
-    const tracked = task.catch((error) => {
-      log.error("Query handling failed: {error}", { error });
-    }).finally(() => this.#inFlight.delete(tracked));
-    this.#inFlight.add(tracked);
+  #sendFailed(error: unknown, client: Deno.NetAddr): void {
+    log.debug("Cannot send the answer to {client}: {error}", {
+      client: `${client.hostname}:${client.port}`,
+      error: (error as Error).message,
+    });
   }
 }
 

@@ -50,6 +50,13 @@ export function zoneKey(zone: string): string {
  */
 export class ZoneTable<T> {
   readonly #zones = new Map<string, T>();
+  /**
+   * Which key lengths the zones have (a name key is at most 255 octets), so
+   * that a lookup builds and hashes only the suffixes that could match: most
+   * names are under no zone, and this turned a substring per label into
+   * none (the lookup was 2 % of the CPU in the profile).
+   */
+  readonly #keyLengths = new Uint8Array(256);
 
   /** Number of zones. */
   get size(): number {
@@ -63,7 +70,9 @@ export class ZoneTable<T> {
    * @param value Its value.
    */
   set(zone: string, value: T): void {
-    this.#zones.set(zoneKey(zone), value);
+    const key = zoneKey(zone);
+    this.#zones.set(key, value);
+    this.#keyLengths[key.length] = 1;
   }
 
   /**
@@ -78,8 +87,10 @@ export class ZoneTable<T> {
 
   #longest(name: string): T | undefined {
     for (let position = 0;;) {
-      const value = this.#zones.get(position === 0 ? name : name.substring(position));
-      if (value !== undefined) return value;
+      if (this.#keyLengths[name.length - position] === 1) {
+        const value = this.#zones.get(position === 0 ? name : name.substring(position));
+        if (value !== undefined) return value;
+      }
       const length = name.charCodeAt(position);
       if (length === 0 || Number.isNaN(length)) return undefined;
       position += length + 1;

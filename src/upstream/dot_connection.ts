@@ -23,7 +23,7 @@ const log = getLogger("upstream");
 
 /** A matched reply. */
 export interface Exchanged {
-  /** The reply as received (a view; copy before keeping it). */
+  /** The reply as received, in a buffer of its own (safe to keep). */
   readonly reply: Uint8Array;
   readonly layout: MessageLayout;
   /** Milliseconds from sending the query to its reply, connection set-up excluded. */
@@ -213,13 +213,12 @@ export class DotConnection {
     let reason = "server closed the connection";
     try {
       await readMessages(this.#conn.readable, (message) => {
-        this.#lastReadAt = performance.now();
         if (message.length < HEADER_LENGTH) {
           reason = `bad reply: message of ${message.length} octets`;
           return false;
         }
         this.#deliver(message);
-      });
+      }, () => this.#lastReadAt = performance.now());
     } catch (error) {
       if (this.#closeReason === null) reason = describeConnectError(error, "");
     }

@@ -100,15 +100,16 @@ export class DotUpstream implements Upstream {
    * @returns The matched reply.
    * @throws {UpstreamError} On any failure, with its reason.
    */
-  async exchange(
+  exchange(
     frame: Uint8Array,
     layout: MessageLayout,
     timeoutMs: number,
   ): Promise<Exchanged> {
-    const started = performance.now();
-    const connection = await this.#acquire(timeoutMs);
-    const left = timeoutMs - (performance.now() - started);
-    return await connection.exchange(frame, layout, Math.max(left, 1));
+    // Nearly every query finds an open connection: hand it over without an
+    // extra async step; only the wait for a new connection needs one.
+    const ready = this.#ready();
+    if (ready !== undefined) return ready.exchange(frame, layout, timeoutMs);
+    return this.#exchangeOnNew(frame, layout, timeoutMs);
   }
 
   /** Closes every connection and stops probing. */
@@ -121,21 +122,36 @@ export class DotUpstream implements Upstream {
     await this.health.close();
   }
 
-  async #acquire(timeoutMs: number): Promise<DotConnection> {
-    if (this.#closed) throw new UpstreamError("closed", this.label, "proxy shutting down");
+  /** The least busy open connection, when it may take this query without a new one opening. */
+  #ready(): DotConnection | undefined {
+    if (this.#closed) return undefined;
     let best: DotConnection | undefined;
     for (const connection of this.#connections) {
       if (connection.closed || connection.inFlight >= this.#maxInFlight) continue;
       if (best === undefined || connection.inFlight < best.inFlight) best = connection;
     }
+    if (best === undefined) return undefined;
     const canGrow = this.#connections.length < this.#maxConnections;
-    if (best !== undefined && (best.inFlight < SPREAD_THRESHOLD || !canGrow)) return best;
-    if (!canGrow) {
+    if (best.inFlight < SPREAD_THRESHOLD || !canGrow) return best;
+    // Busy enough to spread: start another connection, keep using this one meanwhile.
+    this.#connecting ??= this.#open();
+    return best;
+  }
+
+  /** No connection could take the query: open one and wait for it (within the deadline). */
+  async #exchangeOnNew(
+    frame: Uint8Array,
+    layout: MessageLayout,
+    timeoutMs: number,
+  ): Promise<Exchanged> {
+    if (this.#closed) throw new UpstreamError("closed", this.label, "proxy shutting down");
+    if (this.#connections.length >= this.#maxConnections) {
       throw new UpstreamError("busy", this.label, "every connection is full");
     }
-    const opening = this.#connecting ??= this.#open();
-    if (best !== undefined) return best; // keep going while the new connection opens
-    return await withTimeout(opening, timeoutMs, this.label);
+    const started = performance.now();
+    const connection = await withTimeout(this.#connecting ??= this.#open(), timeoutMs, this.label);
+    const left = timeoutMs - (performance.now() - started);
+    return await connection.exchange(frame, layout, Math.max(left, 1));
   }
 
   #open(): Promise<DotConnection> {

@@ -65,7 +65,8 @@ export class Forwarder {
     let resends = 0;
     for (let i = 0; attempts < maxAttempts; i++) {
       const upstream = order[i % order.length];
-      const remaining = deadline - performance.now();
+      const started = performance.now();
+      const remaining = deadline - started;
       if (upstream === undefined || remaining <= 0) return null;
       if (!upstream.health.up) {
         if (!order.some((candidate) => candidate.health.up)) return null;
@@ -76,7 +77,6 @@ export class Forwarder {
       if (sent++ > 0) frame = frame.slice();
       const timeoutMs = Math.min(this.#attemptTimeoutMs, remaining);
       const { metrics } = upstream;
-      const started = performance.now();
       metrics.sent.inc();
       try {
         const exchanged = await upstream.exchange(frame, layout, timeoutMs);

@@ -9,7 +9,8 @@
  * @module
  */
 
-import { frame as framed, LengthPrefixDecoder } from "../framing/length_prefix_decoder.ts";
+import { frame as framed } from "../framing/length_prefix_decoder.ts";
+import { readMessages } from "../framing/message_reader.ts";
 import { HEADER_LENGTH } from "../wire/constants.ts";
 import { COUNT_OFFSET, getId, isTruncated, setId, writeU16 } from "../wire/header.ts";
 import { type MessageLayout, parseMessage } from "../wire/message.ts";
@@ -112,7 +113,9 @@ export class PlainUpstream implements Upstream {
             ? `reply from unexpected ${sender.hostname}:${sender.port}`
             : check(reply, query, layout);
         if (problem === null) {
-          return { reply, layout: parseMessage(reply), rttMs: performance.now() - sentAt };
+          // The reply is a view of a 64 KiB receive buffer: keep only its octets.
+          const owned = reply.slice();
+          return { reply: owned, layout: parseMessage(owned), rttMs: performance.now() - sentAt };
         }
         if (problem === REJECTED) throw new UpstreamError("rejected", this.label, REJECTED);
         log.debug("{upstream}: reply discarded: {problem}", { upstream: this.label, problem });
@@ -150,10 +153,15 @@ export class PlainUpstream implements Upstream {
       const writer = conn.writable.getWriter();
       await writer.write(framed(query));
       writer.releaseLock();
-      for await (const reply of conn.readable.pipeThrough(new LengthPrefixDecoder())) {
-        const problem = check(reply, query, layout);
+      let first: Uint8Array | undefined;
+      await readMessages(conn.readable, (reply) => {
+        first = reply;
+        return false; // one query on this connection: its first message is the answer or a lie
+      });
+      if (first !== undefined) {
+        const problem = check(first, query, layout);
         if (problem === null) {
-          return { reply, layout: parseMessage(reply), rttMs: performance.now() - sentAt };
+          return { reply: first, layout: parseMessage(first), rttMs: performance.now() - sentAt };
         }
         const reason = problem === REJECTED ? "rejected" : "bad-reply";
         throw new UpstreamError(reason, this.label, `reply refused: ${problem}`);

@@ -54,7 +54,8 @@ export class UpstreamGroup {
    *
    * @returns The order; empty when every upstream is down.
    */
-  order(): Upstream[] {
+  order(): readonly Upstream[] {
+    if (this.upstreams.length === 1) return this.upstreams[0]!.health.up ? this.upstreams : [];
     const healthy = this.upstreams.filter((upstream) => upstream.health.up);
     if (healthy.length < 2) return healthy;
     switch (this.policy) {

@@ -7,7 +7,7 @@ function fake(label: string, up = true): Upstream {
   return { label, health: { up } } as unknown as Upstream;
 }
 
-const labels = (upstreams: Upstream[]) => upstreams.map((upstream) => upstream.label);
+const labels = (upstreams: readonly Upstream[]) => upstreams.map((upstream) => upstream.label);
 
 Deno.test("UpstreamGroup orders sequentially and leaves down upstreams out", () => {
   const group = new UpstreamGroup([fake("a"), fake("b", false), fake("c")], "sequential");

@@ -114,7 +114,8 @@ export interface Answer {
 
 /**
  * Takes the upstream's OPT record out of a reply. The reply's own bytes are
- * reused (ARCOUNT is fixed in place); copy `message` before keeping it.
+ * reused (ARCOUNT is fixed in place): `message` is a view of the reply, to be
+ * kept only when the reply is a buffer of its own.
  *
  * Records after a misplaced OPT are additional data and may be dropped;
  * cutting there keeps every compression pointer of the kept part valid.
