@@ -113,6 +113,19 @@ Deno.test("TCP: pipelined queries are answered concurrently, in completion order
   assert.deepEqual(ids, [102, 101, 100]);
 });
 
+Deno.test("TCP: a client that half-closes after its queries still gets every answer", async () => {
+  await using upstream = await startFakeDotServer();
+  await using proxy = startTestProxy({ upstreams: [upstream] });
+  await using client = await TcpDnsClient.connect(proxy.port);
+  for (let id = 1; id <= 3; id++) {
+    await client.send(buildQuery(`delay-${100 * id}.example.test`, "A", { id }));
+  }
+  await (client.conn as Deno.TcpConn).closeWrite(); // FIN: no more queries, answers still wanted
+  const ids = [];
+  for (let i = 0; i < 3; i++) ids.push(decode(await client.receive()).id);
+  assert.deepEqual(ids.sort(), [1, 2, 3]);
+});
+
 Deno.test("TCP: a client that stops mid-message is disconnected after the idle timeout", async () => {
   await using upstream = await startFakeDotServer();
   await using proxy = startTestProxy({ upstreams: [upstream], tcpIdleTimeoutMs: 200 });

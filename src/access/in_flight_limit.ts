@@ -58,8 +58,12 @@ export class InFlightLimit {
     return true;
   }
 
-  /** Gives back a slot taken by {@linkcode tryAcquire}. */
-  release(): void {
-    if (this.#count > 0) this.#count--;
+  /**
+   * Gives back slots taken by {@linkcode tryAcquire}.
+   *
+   * @param count How many. @default {1}
+   */
+  release(count = 1): void {
+    this.#count = Math.max(0, this.#count - count);
   }
 }

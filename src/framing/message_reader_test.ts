@@ -58,7 +58,7 @@ Deno.test("readMessages hands over buffers of their own that later reads do not 
   assert.ok(messages.every((m) => m.buffer.byteLength === m.length));
 });
 
-Deno.test("readMessages stops and cancels the stream when the callback returns false", async () => {
+Deno.test("readMessages stops reading and releases the stream when the callback returns false", async () => {
   let cancelled = false;
   const source = new ReadableStream({
     type: "bytes",
@@ -75,6 +75,9 @@ Deno.test("readMessages stops and cancels the stream when the callback returns f
     return seen.length < 2;
   });
   assert.deepEqual(seen, MESSAGES.slice(0, 2));
+  assert.ok(!cancelled);
+  assert.ok(!source.locked);
+  await source.cancel();
   assert.ok(cancelled);
 });
 
@@ -92,4 +95,36 @@ Deno.test("readMessages passes on the stream's own error", async () => {
     },
   });
   await assert.rejects(readMessages(failing, () => {}), Deno.errors.ConnectionReset);
+});
+
+Deno.test("readMessages waits for beforeRead's promise before each read", async () => {
+  const first = frame(message(3, 7));
+  const second = frame(message(4, 8));
+  let pulls = 0;
+  const source = new ReadableStream({
+    type: "bytes",
+    pull(controller) {
+      pulls++;
+      const chunk = [first, second][pulls - 1];
+      if (chunk === undefined) {
+        controller.close();
+        return controller.byobRequest?.respond(0);
+      }
+      controller.enqueue(chunk.slice());
+    },
+  });
+  let open!: () => void;
+  const gate = new Promise<void>((resolve) => open = resolve);
+  const seen: Uint8Array[] = [];
+  const reading = readMessages(
+    source,
+    (m) => void seen.push(m),
+    undefined,
+    () => seen.length === 1 ? gate : undefined,
+  );
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  assert.equal(seen.length, 1, "the second read waits for the gate");
+  open();
+  await reading;
+  assert.deepEqual(seen, [message(3, 7), message(4, 8)]);
 });

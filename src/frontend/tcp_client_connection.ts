@@ -10,10 +10,17 @@
  * closes the connection too, so a client that never reads cannot pin answers
  * in memory.
  *
+ * Answers that complete together go out in one write (see
+ * {@linkcode CoalescingWriter}); the cap on queries in flight pauses reading
+ * between reads, so one read's worth of queries (at most 16 KiB) may go
+ * beyond it, and the proxy-wide in-flight cap still applies to each.
+ *
  * @module
  */
 
-import { frame, LengthPrefixDecoder } from "../framing/length_prefix_decoder.ts";
+import { frame } from "../framing/length_prefix_decoder.ts";
+import { readMessages } from "../framing/message_reader.ts";
+import { CoalescingWriter, StalledWriteError } from "../framing/coalescing_writer.ts";
 import type { Admission } from "../access/admission.ts";
 import type { IpAddress } from "../access/ip_address.ts";
 import { buildRefused } from "../access/refusals.ts";
@@ -35,7 +42,7 @@ export interface ClientConnectionOptions {
   readonly denied: boolean;
   /** Close after this long idle, stalled mid-query or not reading an answer. */
   readonly idleTimeoutMs: number;
-  /** Queries handled at once; reading pauses beyond. */
+  /** Queries handled at once; reading pauses beyond (checked between reads). */
   readonly maxInFlight: number;
   /** UDP size advertised in the OPT record of REFUSED answers. */
   readonly maxUdpSize: number;
@@ -46,9 +53,13 @@ export class ClientConnection implements TableEntry {
   readonly #conn: Deno.TcpConn;
   readonly #options: ClientConnectionOptions;
   readonly #client: string;
-  /** Queries being answered; the connection closes only when this is empty. */
-  readonly #inFlight = new Set<Promise<void>>();
-  #writer: WritableStreamDefaultWriter<Uint8Array> | null = null;
+  /** Queries being answered or whose answers are not written yet; the connection closes only when none is left. */
+  #inFlight = 0;
+  /** Queries waiting for their answer from the handler. */
+  #answering = 0;
+  /** Wakes the read loop paused at the in-flight cap, when a query finishes. */
+  #wakeReader: (() => void) | null = null;
+  #writer: CoalescingWriter | null = null;
   #idleTimer: ReturnType<typeof setTimeout> | undefined;
   #draining = false;
   #closed = false;
@@ -68,7 +79,7 @@ export class ClientConnection implements TableEntry {
 
   /** True when no query is in flight (a connection still reading its first byte is idle). */
   get idle(): boolean {
-    return this.#inFlight.size === 0;
+    return this.#inFlight === 0;
   }
 
   /** Settles when the connection is closed and everything in flight has ended. */
@@ -78,14 +89,18 @@ export class ClientConnection implements TableEntry {
 
   /** Starts reading queries. */
   start(): void {
-    this.#writer = this.#conn.writable.getWriter();
+    this.#writer = new CoalescingWriter(
+      this.#conn.writable.getWriter(),
+      (error) => this.#writeFailed(error),
+      { stallTimeoutMs: this.#options.idleTimeoutMs, onSettled: (n) => this.#settled(n) },
+    );
     this.#done = this.#serve();
   }
 
   /** Finish what is in flight, then close. */
   drain(): void {
     this.#draining = true;
-    if (this.#inFlight.size === 0) this.close();
+    if (this.#inFlight === 0) this.#closeWhenWritten();
   }
 
   /** Closes the connection at once; queries in flight are answered to nobody. */
@@ -93,6 +108,9 @@ export class ClientConnection implements TableEntry {
     if (this.#closed) return;
     this.#closed = true;
     clearTimeout(this.#idleTimer);
+    this.#writer?.stop(); // what is still queued frees its slots now
+    this.#wakeReader?.();
+    this.#wakeReader = null;
     try {
       this.#conn.close();
     } catch {
@@ -101,23 +119,26 @@ export class ClientConnection implements TableEntry {
   }
 
   async #serve(): Promise<void> {
-    const queries = this.#conn.readable.pipeThrough(new LengthPrefixDecoder()).getReader();
     this.#armIdleTimer();
     try {
-      for (;;) {
-        const { value: query, done } = await queries.read();
-        if (done || this.#draining || this.#closed) break;
-        clearTimeout(this.#idleTimer);
-        if (this.#options.denied) {
-          // Nothing will ever be served to this client: say so once and hang up.
-          await this.#send(buildRefused(query, this.#options.maxUdpSize));
-          break;
-        }
-        this.#track(this.#respond(query));
-        if (this.#inFlight.size >= this.#options.maxInFlight) {
-          await Promise.race(this.#inFlight); // RFC 7766 §6.2.1.1 permits limiting; pause reading
-        }
-      }
+      // The connection's own read, not conn.readable: the stream closes the
+      // socket at end of input, and a client that half-closes after its
+      // queries must still get their answers.
+      await readMessages(
+        this.#conn,
+        (query) => {
+          if (this.#draining || this.#closed) return false;
+          clearTimeout(this.#idleTimer);
+          if (this.#options.denied) {
+            // Nothing will ever be served to this client: say so once and hang up.
+            this.#send(buildRefused(query, this.#options.maxUdpSize));
+            return false;
+          }
+          this.#respond(query);
+        },
+        undefined,
+        () => this.#belowCap(),
+      );
     } catch (error) {
       if (!this.#closed) {
         log.debug("TCP connection from {client} ended: {error}", {
@@ -126,13 +147,26 @@ export class ClientConnection implements TableEntry {
         });
       }
     }
-    await Promise.allSettled(this.#inFlight);
+    // Until every answer is written, or (closed) every query has left the handler.
+    while ((this.#inFlight > 0 && !this.#closed) || this.#answering > 0) {
+      await this.#oneFinished();
+    }
+    await this.#writer!.drained();
     this.close();
-    await queries.cancel().catch(() => {}); // the stream errors once the resource is closed
+  }
+
+  /** Pauses reading while the connection has its cap of queries in flight (RFC 7766 §6.2.1.1). */
+  #belowCap(): Promise<void> | undefined {
+    if (this.#inFlight < this.#options.maxInFlight || this.#closed) return undefined;
+    return this.#oneFinished().then(() => this.#belowCap());
+  }
+
+  #oneFinished(): Promise<void> {
+    return new Promise((resolve) => this.#wakeReader = resolve);
   }
 
   /** Answers one query, or refuses it when the client is over its rate or the proxy is full. */
-  #respond(query: Uint8Array): Promise<void> {
+  #respond(query: Uint8Array): void {
     const { admission, handler, maxUdpSize } = this.#options;
     // The TCP handshake proves the source address, so a REFUSED answer
     // cannot be reflected at anyone: tell the client at once rather than
@@ -140,50 +174,57 @@ export class ClientConnection implements TableEntry {
     if (!admission.withinRate(this.#options.address!) || !admission.tryStart()) {
       return this.#send(buildRefused(query, maxUdpSize));
     }
-    const answering = handler.handle(query, {
-      transport: "tcp",
-      client: this.#conn.remoteAddr,
-    });
-    return answering.then((answer) => this.#send(answer))
-      .finally(() => admission.inFlight.release());
+    this.#inFlight++;
+    this.#answering++;
+    handler.handle(query, { transport: "tcp", client: this.#conn.remoteAddr }).then(
+      (answer) => this.#answered(answer),
+      (error) => {
+        log.error("Query handling failed for {client}: {error}", { client: this.#client, error });
+        this.#answered(null);
+      },
+    );
   }
 
-  /** Writes one answer, closing the connection if the client does not take it in time. */
-  async #send(answer: Uint8Array | null): Promise<void> {
-    if (answer === null || this.#closed) return;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const stalled = new Promise<"stalled">((resolve) => {
-      timer = setTimeout(() => resolve("stalled"), this.#options.idleTimeoutMs);
-    });
-    try {
-      const result = await Promise.race([this.#writer!.write(frame(answer)), stalled]);
-      if (result === "stalled") {
-        log.debug("Closing TCP connection from {client}: it does not read its answers", {
-          client: this.#client,
-        });
-        this.close();
-      }
-    } catch (error) {
-      log.debug("Cannot send the answer to {client}: {error}", {
-        client: this.#client,
-        error: (error as Error).message,
-      });
-      this.close();
-    } finally {
-      clearTimeout(timer);
-    }
+  /**
+   * A query has its answer: queue it. Its slot (here and proxy-wide) stays
+   * taken until the answer is written, so a client that does not read holds
+   * at most its cap of answers in memory.
+   */
+  #answered(answer: Uint8Array | null): void {
+    this.#answering--;
+    if (answer === null || this.#closed) return this.#settled(1);
+    this.#writer!.send(frame(answer));
   }
 
-  #track(task: Promise<void>): void {
-    const tracked: Promise<void> = task.catch((error) => {
-      log.error("Query handling failed for {client}: {error}", { client: this.#client, error });
-    }).finally(() => {
-      this.#inFlight.delete(tracked);
-      if (this.#inFlight.size > 0) return;
-      if (this.#draining) this.close();
-      else this.#armIdleTimer();
-    });
-    this.#inFlight.add(tracked);
+  /** Answers written (or dropped, or never made): free their slots. */
+  #settled(count: number): void {
+    this.#options.admission.inFlight.release(count);
+    this.#inFlight -= count;
+    const wake = this.#wakeReader;
+    this.#wakeReader = null;
+    wake?.();
+    if (this.#inFlight > 0) return;
+    if (this.#draining) this.#closeWhenWritten();
+    else this.#armIdleTimer();
+  }
+
+  /** Queues an answer that holds no slot (REFUSED). */
+  #send(answer: Uint8Array | null): void {
+    if (answer !== null && !this.#closed) this.#writer!.send(frame(answer), false);
+  }
+
+  #writeFailed(error: unknown): void {
+    log.debug(
+      error instanceof StalledWriteError
+        ? "Closing TCP connection from {client}: it does not read its answers"
+        : "Cannot send the answer to {client}: {error}",
+      { client: this.#client, error: (error as Error).message },
+    );
+    this.close();
+  }
+
+  #closeWhenWritten(): void {
+    this.#writer!.drained().then(() => this.close());
   }
 
   #armIdleTimer(): void {

@@ -17,7 +17,7 @@ import type { UpstreamSpec } from "../upstream_spec.ts";
 import { getLogger } from "../log.ts";
 import { describeConnectError } from "./tls_error.ts";
 import { UpstreamError } from "./upstream_error.ts";
-import { CoalescingWriter } from "./coalescing_writer.ts";
+import { CoalescingWriter } from "../framing/coalescing_writer.ts";
 
 const log = getLogger("upstream");
 

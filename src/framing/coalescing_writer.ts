@@ -1,0 +1,204 @@
+/**
+ * Writes DNS frames to a stream, many per write when they come together.
+ *
+ * Frames queued while the event loop works through the current batch of
+ * ready I/O (and while a write is in progress) go out together in one
+ * write, flushed by `setImmediate`, which runs right after that batch
+ * without a timer's delay. Under load one TLS record and one op carry many
+ * queries (a write per query was the largest cost in the profile: about 20 %
+ * of the CPU, down to 2 %), and a lone query still leaves within the same
+ * event-loop turn. Each frame already holds its length prefix, so
+ * concatenated frames are still valid RFC 7858 §3.3 framing (and RFC 7766
+ * §8 for answers to a TCP client).
+ *
+ * A write that the peer does not take within `stallTimeoutMs` (a client
+ * that never reads) fails the writer: one timer per write, not per frame.
+ *
+ * @module
+ */
+
+import { setImmediate } from "node:timers";
+
+/**
+ * Most octets joined into one write. A write the peer does not take keeps
+ * its buffer alive until the socket goes, even after a stall closed the
+ * connection, so one write must stay small; 64 KiB is still hundreds of
+ * DNS messages.
+ */
+const MAX_WRITE_BYTES = 64 * 1024;
+
+/** Coalesces frames into few writes. */
+export class CoalescingWriter {
+  readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
+  readonly #onError: (error: unknown) => void;
+  /** Frames waiting for the next write. */
+  #queue: Uint8Array[] = [];
+  #queuedBytes = 0;
+  readonly #stallTimeoutMs: number;
+  readonly #onSettled: ((frames: number) => void) | undefined;
+  #writing = false;
+  /** Counted frames in the write under way. */
+  #inWrite = 0;
+  /** Frames queued with `counted` false; rare (e.g. REFUSED), so looked up only when present. */
+  readonly #uncounted = new WeakSet<Uint8Array>();
+  #uncountedQueued = 0;
+  #flushScheduled = false;
+  #stopped = false;
+  /** Resolvers of `drained()` calls waiting for the queue to empty. */
+  #drainWaiters: (() => void)[] = [];
+
+  /**
+   * @param writer Where the bytes go.
+   * @param onError Called once when a write fails or stalls; nothing is written after.
+   * @param options `stallTimeoutMs`: longest time one write may take
+   * (unlimited when omitted); `onSettled`: told how many frames were
+   * written, or dropped when the writer stopped, so that whoever holds
+   * resources per frame can free them.
+   */
+  constructor(
+    writer: WritableStreamDefaultWriter<Uint8Array>,
+    onError: (error: unknown) => void,
+    options: { stallTimeoutMs?: number; onSettled?: (frames: number) => void } = {},
+  ) {
+    this.#writer = writer;
+    this.#onError = onError;
+    this.#stallTimeoutMs = options.stallTimeoutMs ?? 0;
+    this.#onSettled = options.onSettled;
+  }
+
+  /** Settles once everything queued so far is written, or the writer stopped. */
+  drained(): Promise<void> {
+    if (this.#stopped || (!this.#writing && !this.#flushScheduled)) return Promise.resolve();
+    return new Promise((resolve) => this.#drainWaiters.push(resolve));
+  }
+
+  /**
+   * Queues a frame; it is written in this event-loop turn or with the next write.
+   *
+   * @param frame Length prefix and message.
+   * @param counted Whether `onSettled` counts this frame.
+   */
+  send(frame: Uint8Array, counted = true): void {
+    if (this.#stopped) return;
+    if (!counted) {
+      this.#uncounted.add(frame);
+      this.#uncountedQueued++;
+    }
+    this.#queue.push(frame);
+    this.#queuedBytes += frame.length;
+    if (this.#writing || this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    setImmediate(() => {
+      this.#flushScheduled = false;
+      this.#flush();
+    });
+  }
+
+  /** Drops what is queued and writes nothing more. */
+  stop(): void {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    const dropped = this.#counted(this.#queue) + this.#inWrite;
+    this.#queue = [];
+    this.#queuedBytes = 0;
+    this.#inWrite = 0;
+    if (dropped > 0) this.#onSettled?.(dropped);
+    this.#wakeDrainWaiters();
+  }
+
+  async #flush(): Promise<void> {
+    this.#writing = true;
+    try {
+      while (this.#queue.length > 0 && !this.#stopped) {
+        const chunk = this.#takeChunk();
+        await this.#write(chunk);
+        const written = this.#inWrite;
+        this.#inWrite = 0;
+        if (written > 0) this.#onSettled?.(written);
+      }
+    } catch (error) {
+      this.stop();
+      this.#onError(error);
+    } finally {
+      this.#writing = false;
+      this.#wakeDrainWaiters();
+    }
+  }
+
+  /** Takes queued frames, up to MAX_WRITE_BYTES (or one larger frame), as one buffer. */
+  #takeChunk(): Uint8Array {
+    const queue = this.#queue;
+    if (this.#queuedBytes <= MAX_WRITE_BYTES) {
+      this.#inWrite = this.#counted(queue);
+      this.#queue = [];
+      const bytes = this.#queuedBytes;
+      this.#queuedBytes = 0;
+      return queue.length === 1 ? queue[0]! : concat(queue, bytes);
+    }
+    let count = 0;
+    let bytes = 0;
+    while (
+      count < queue.length && (count === 0 || bytes + queue[count]!.length <= MAX_WRITE_BYTES)
+    ) {
+      bytes += queue[count++]!.length;
+    }
+    const taken = queue.splice(0, count);
+    this.#inWrite = this.#counted(taken);
+    this.#queuedBytes -= bytes;
+    return taken.length === 1 ? taken[0]! : concat(taken, bytes);
+  }
+
+  /** How many of these frames `onSettled` counts; they leave the queue. */
+  #counted(frames: readonly Uint8Array[]): number {
+    if (this.#uncountedQueued === 0) return frames.length;
+    let counted = 0;
+    for (const frame of frames) {
+      if (this.#uncounted.has(frame)) this.#uncountedQueued--;
+      else counted++;
+    }
+    return counted;
+  }
+
+  async #write(chunk: Uint8Array): Promise<void> {
+    if (this.#stallTimeoutMs === 0) return await this.#writer.write(chunk);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const stalled = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new StalledWriteError(`write not taken within ${this.#stallTimeoutMs} ms`)),
+        this.#stallTimeoutMs,
+      );
+    });
+    try {
+      await Promise.race([this.#writer.write(chunk), stalled]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  #wakeDrainWaiters(): void {
+    if (this.#writing && !this.#stopped) return;
+    const waiters = this.#drainWaiters;
+    this.#drainWaiters = [];
+    for (const wake of waiters) wake();
+  }
+}
+
+/** A write the peer did not take in time. */
+export class StalledWriteError extends Error {
+  /** @param message What stalled. */
+  constructor(message: string) {
+    super(message);
+    this.name = "StalledWriteError";
+  }
+}
+
+/** Joins frames into one buffer for a single write. */
+function concat(frames: readonly Uint8Array[], length: number): Uint8Array {
+  const joined = new Uint8Array(length);
+  let offset = 0;
+  for (const frame of frames) {
+    joined.set(frame, offset);
+    offset += frame.length;
+  }
+  return joined;
+}
