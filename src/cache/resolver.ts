@@ -93,20 +93,23 @@ export class Resolver {
    * @param layout Its layout (one question, EDNS version 0 if any).
    * @param name Its name key (`canonicalNameKey`), computed once for routing and caching.
    * @param group The upstreams that serve its name.
+   * @param now When the query arrived (`performance.now()`).
    * @returns The answer, or null when no upstream answered and nothing stale is left.
    */
-  async resolve(
+  resolve(
     query: Uint8Array,
     layout: MessageLayout,
     name: string,
     group: UpstreamGroup,
+    now = performance.now(),
   ): Promise<Resolution | null> {
+    // Not an async function: the hit and the miss (nearly every query) take
+    // no extra promise step; only the expired entry needs one (#refresh).
     const key = cacheKey(name, query, layout);
-    const now = performance.now();
     const entry = this.#cache?.get(key, now);
     if (entry === undefined) {
       this.#metrics.cache("miss");
-      return this.#fetch(key, query, layout, group);
+      return this.#fetch(key, query, layout, group, now);
     }
     const expiresAt = entry.storedAt + entry.ttl * 1000;
     if (now < expiresAt) {
@@ -116,15 +119,30 @@ export class Resolver {
         this.#background(key, entry);
       }
       const elapsed = Math.floor((now - entry.storedAt) / 1000);
-      return { answer: entry, ttls: { offsets: ttlOffsets(entry), elapsed }, source: "cache" };
+      return Promise.resolve({
+        answer: entry,
+        ttls: { offsets: ttlOffsets(entry), elapsed },
+        source: "cache",
+      });
     }
-    // Expired but within the stale window: refresh first, serve stale on failure.
+    return this.#refresh(key, entry, query, layout, group, now);
+  }
+
+  /** The entry expired but may still be served stale: refresh first, serve stale on failure. */
+  async #refresh(
+    key: string,
+    entry: CacheEntry,
+    query: Uint8Array,
+    layout: MessageLayout,
+    group: UpstreamGroup,
+    now: number,
+  ): Promise<Resolution | null> {
     this.#metrics.cache("miss");
     if (now - entry.refreshFailedAt < FAILURE_RECHECK_MS) {
       this.#background(key, entry);
       return this.#stale(entry);
     }
-    const fresh = await this.#raceRefresh(this.#fetch(key, query, layout, group));
+    const fresh = await this.#raceRefresh(this.#fetch(key, query, layout, group, now));
     if (fresh !== null && !isServfail(fresh.answer)) return fresh;
     entry.refreshFailedAt = performance.now();
     return this.#stale(entry);
@@ -168,19 +186,27 @@ export class Resolver {
     query: Uint8Array,
     layout: MessageLayout,
     group: UpstreamGroup,
+    now = performance.now(),
   ): Promise<Resolution | null> {
     const pending = this.#inFlight.get(key);
     if (pending !== undefined) {
       this.#metrics.cache("coalesced");
       return pending;
     }
-    const fetching = this.#forwarder.forward(query, layout, group).then((forwarded) => {
-      if (forwarded === null) return null;
-      const answer = answerFromReply(forwarded.reply, forwarded.layout);
-      const stored = this.#store(key, answer);
-      const resolution = stored ?? { answer, source: "upstream" as const };
-      return { ...resolution, upstream: forwarded.upstream };
-    }).finally(() => this.#inFlight.delete(key));
+    const done = () => this.#inFlight.delete(key);
+    const fetching = this.#forwarder.forward(query, layout, group, now).then(
+      (forwarded): Resolution | null => {
+        done();
+        if (forwarded === null) return null;
+        const answer = answerFromReply(forwarded.reply, forwarded.layout);
+        const { upstream } = forwarded;
+        return this.#store(key, answer, upstream) ?? { answer, source: "upstream", upstream };
+      },
+      (error) => {
+        done();
+        throw error;
+      },
+    );
     this.#inFlight.set(key, fetching);
     return fetching;
   }
@@ -189,7 +215,7 @@ export class Resolver {
    * Caches the answer if it may be cached. The reply is the upstream's own
    * buffer (see `Exchanged`), so the cache keeps it without a copy.
    */
-  #store(key: string, answer: Answer): Resolution | null {
+  #store(key: string, answer: Answer, upstream: string): Resolution | null {
     if (this.#cache === null) return null;
     const lifetime = cacheLifetime(answer, this.#bounds);
     if (lifetime === null) return null;
@@ -198,7 +224,12 @@ export class Resolver {
     // A SERVFAIL must not push out an answer that can still be served stale.
     if (isServfail(answer) && previous !== undefined && !isServfail(previous)) return null;
     this.#cache.set(new CacheEntry(key, answer, lifetime.ttl, now));
-    return { answer, ttls: { offsets: lifetime.offsets, elapsed: 0 }, source: "upstream" };
+    return {
+      answer,
+      ttls: { offsets: lifetime.offsets, elapsed: 0 },
+      source: "upstream",
+      upstream,
+    };
   }
 }
 

@@ -128,6 +128,17 @@ export class ProxyMetrics {
     ),
   );
   readonly #upstreams = new Map<string, UpstreamSeries>();
+  // The series recorded for every query, each found once per label
+  // combination and kept: recording is then a lookup by the values as they
+  // are (no label strings joined per query; `with` was 1.5 % of the CPU).
+  readonly #requestSeries = memoized((proto: string, qtype: number) =>
+    this.#requests.with(proto, typeName(qtype))
+  );
+  readonly #responseSeries = memoized((rcode: number, source: string) =>
+    this.#responses.with(rcodeName(rcode), source)
+  );
+  readonly #durationSeries = memoized((proto: string, _: 0) => this.#duration.with(proto));
+  readonly #cacheSeries = memoized((result: string, _: 0) => this.#cache.with(result));
 
   /** @param version The version reported by `dotproxy_build_info`. */
   constructor(version: string) {
@@ -140,13 +151,13 @@ export class ProxyMetrics {
 
   /** A query arrived (and could be parsed far enough to know its type). */
   request(proto: string, qtype: number): void {
-    this.#requests.with(proto, typeName(qtype)).inc();
+    this.#requestSeries(proto, qtype).inc();
   }
 
   /** A response went out; `source` is upstream, cache, stale or local. */
   response(proto: string, rcode: number, source: string, seconds: number): void {
-    this.#responses.with(rcodeName(rcode), source).inc();
-    this.#duration.with(proto).observe(seconds);
+    this.#responseSeries(rcode, source).inc();
+    this.#durationSeries(proto, 0).observe(seconds);
   }
 
   /** A query was dropped or refused before any upstream; `action` is drop, formerr, refused... */
@@ -156,7 +167,7 @@ export class ProxyMetrics {
 
   /** A cache lookup (hit, miss, stale), a background refresh (prefetch or stale refresh) or a query that joined one in flight (coalesced). */
   cache(result: "hit" | "miss" | "stale" | "refresh" | "coalesced"): void {
-    this.#cache.with(result).inc();
+    this.#cacheSeries(result, 0).inc();
   }
 
   /** The series of one upstream. */
@@ -251,4 +262,16 @@ class CounterFrom extends Gauge {
   override render(): string {
     return super.render().replace(`# TYPE ${this.name} gauge`, `# TYPE ${this.name} counter`);
   }
+}
+
+/** `make` called once per pair of values, its result kept and returned for that pair again. */
+function memoized<A, B, S>(make: (a: A, b: B) => S): (a: A, b: B) => S {
+  const byFirst = new Map<A, Map<B, S>>();
+  return (a, b) => {
+    let bySecond = byFirst.get(a);
+    if (bySecond === undefined) byFirst.set(a, bySecond = new Map());
+    let series = bySecond.get(b);
+    if (series === undefined) bySecond.set(b, series = make(a, b));
+    return series;
+  };
 }

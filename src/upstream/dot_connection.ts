@@ -162,7 +162,7 @@ export class DotConnection {
     }
     const id = this.#allocateId();
     setFrameId(frame, id);
-    clearTimeout(this.#idleTimer);
+    if (this.#inFlight === 0) clearTimeout(this.#idleTimer); // armed only while idle
     return new Promise<Exchanged>((resolve, reject) => {
       // Deadlines are checked by one sweep timer per connection rather than a
       // timer per query: the profile showed timer creation and clearing at

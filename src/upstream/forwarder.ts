@@ -49,14 +49,16 @@ export class Forwarder {
    * @param query The client's query.
    * @param layout Its layout (exactly one question).
    * @param group The upstreams that serve this name.
+   * @param now When the query arrived (`performance.now()`), where its deadline starts.
    * @returns The first matching reply, or null when no upstream answered in time.
    */
   async forward(
     query: Uint8Array,
     layout: MessageLayout,
     group: UpstreamGroup,
+    now = performance.now(),
   ): Promise<Forwarded | null> {
-    const deadline = performance.now() + this.#timeoutMs;
+    const deadline = now + this.#timeoutMs;
     const order = group.order();
     const maxAttempts = 2 * order.length;
     let frame = buildUpstreamFrame(query, layout);
@@ -65,7 +67,7 @@ export class Forwarder {
     let resends = 0;
     for (let i = 0; attempts < maxAttempts; i++) {
       const upstream = order[i % order.length];
-      const started = performance.now();
+      const started = i === 0 ? now : performance.now();
       const remaining = deadline - started;
       if (upstream === undefined || remaining <= 0) return null;
       if (!upstream.health.up) {
