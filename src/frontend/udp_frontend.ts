@@ -22,7 +22,7 @@ import { getLogger } from "../log.ts";
 const log = getLogger("udp");
 
 /** Receives kept waiting on the socket at once. */
-const RECEIVE_LOOPS = 4;
+const RECEIVE_LOOPS = 8;
 
 /** Settings of the UDP frontend. */
 export interface UdpFrontendOptions {
