@@ -185,35 +185,53 @@ export function buildClientResponse(
   const clientEdns = queryLayout.edns;
   let rcode = getHeaderRcode(message);
   if (!clientEdns && answer.extendedRcode !== 0) rcode = RCODE.SERVFAIL; // not expressible without OPT
-  const fields = {
-    udpSize: options.maxUdpSize,
-    extendedRcode: answer.extendedRcode,
-    dnssecOk: clientEdns?.dnssecOk ?? false,
-  };
-  const extra = options.error?.text ? encoder.encode(options.error.text) : new Uint8Array(0);
+  const error = options.error;
+  const extra = error?.text ? encoder.encode(error.text) : null;
   let optLength = 0;
   if (clientEdns) {
-    optLength = OPT_HEADER_LENGTH + answer.errors.reduce((n, e) => n + e.length, 0);
-    if (options.error) optLength += extendedErrorLength(extra);
+    optLength = OPT_HEADER_LENGTH;
+    for (const option of answer.errors) optLength += option.length;
+    if (error) optLength += extendedErrorLength(extra ?? EMPTY);
   }
   const length = message.length + optLength;
-  if (length > options.limit) return buildTruncated(message, query, queryLayout, fields, rcode);
+  if (length > options.limit) {
+    return buildTruncated(
+      message,
+      query,
+      queryLayout,
+      optFields(answer, options, clientEdns),
+      rcode,
+    );
+  }
   const response = new Uint8Array(length);
   response.set(message);
-  response.set(query.subarray(0, 2)); // ID
+  response[0] = query[0]!; // ID
+  response[1] = query[1]!;
   response.set(query.subarray(HEADER_LENGTH, queryLayout.questionEnd), HEADER_LENGTH);
   response[3] = (response[3]! & 0xf0) | rcode;
   if (options.ttls) rewriteTtls(response, options.ttls);
   if (clientEdns) {
     writeU16(response, COUNT_OFFSET.AR, readU16(response, COUNT_OFFSET.AR) + 1);
+    const fields = optFields(answer, options, clientEdns);
     let offset = writeOptHeader(response, message.length, fields, optLength - OPT_HEADER_LENGTH);
     for (const option of answer.errors) {
       response.set(option, offset);
       offset += option.length;
     }
-    if (options.error) writeExtendedError(response, offset, options.error.code, extra);
+    if (error) writeExtendedError(response, offset, error.code, extra ?? EMPTY);
   }
   return response;
+}
+
+const EMPTY = new Uint8Array(0);
+
+/** The fields of the OPT record the proxy writes to a client. */
+function optFields(answer: Answer, options: ResponseOptions, clientEdns: Edns | null): OptFields {
+  return {
+    udpSize: options.maxUdpSize,
+    extendedRcode: answer.extendedRcode,
+    dnssecOk: clientEdns?.dnssecOk ?? false,
+  };
 }
 
 function rewriteTtls(response: Uint8Array, ttls: TtlRewrite): void {
