@@ -32,14 +32,23 @@ function args(stage: Stage, keyword: string): string[] {
   return stage.instructions.filter((i) => i.keyword === keyword).map((i) => i.rest);
 }
 
-Deno.test("deno task compile enables unstable net and grants exactly net, read and env", () => {
+Deno.test("deno task compile enables unstable net, grants exactly net, read and env, and bakes in the heap setting", () => {
   const task = readCompileTask();
   assert.equal(task.entry, "main.ts");
   assert.equal(task.output, "dotproxy");
   assert.deepEqual(
     runtimeFlags(task).sort(),
-    ["--allow-env", "--allow-net", "--allow-read", "--unstable-net"],
+    [
+      "--allow-env",
+      "--allow-net",
+      "--allow-read",
+      "--unstable-net",
+      "--v8-flags=--max-semi-space-size=4",
+    ],
   );
+  // The same V8 setting for `deno task start` as for the binary (see docs/deployment.md).
+  const start = JSON.parse(Deno.readTextFileSync(repoPath("deno.json"))).tasks.start as string;
+  assert.ok(start.includes("--v8-flags=--max-semi-space-size=4"), start);
   // Only what main.ts imports is embedded, not the test-only npm packages of deno.lock.
   assert.ok(task.flags.includes("--exclude-unused-npm"), "compile without --exclude-unused-npm");
 });

@@ -121,9 +121,9 @@ export function readCompileTask(): CompileTask {
   return { flags, output, entry: positional[0]! };
 }
 
-/** The runtime permission and unstable flags of the compile task (what the binary runs with). */
+/** The runtime permission, unstable and V8 flags of the compile task (what the binary runs with). */
 export function runtimeFlags(task: CompileTask = readCompileTask()): string[] {
-  return task.flags.filter((flag) => /^--(allow|deny|unstable)-/.test(flag));
+  return task.flags.filter((flag) => /^--(allow|deny|unstable)-|^--v8-flags=/.test(flag));
 }
 
 /**
