@@ -9,8 +9,15 @@ import { buildQuery, udpQuery } from "./dns_client.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 
+/** The runtime flags of `deno task start` (permissions, V8 settings): those before main.ts. */
+const START_FLAGS: readonly string[] = (() => {
+  const denoJson = new URL("../../deno.json", import.meta.url);
+  const words = String(JSON.parse(Deno.readTextFileSync(denoJson)).tasks.start).split(/\s+/);
+  return words.slice(words.indexOf("run") + 1, words.indexOf("main.ts"));
+})();
+
 /**
- * The command `dotproxy ARGS` with the permissions of `deno task start`.
+ * The command `dotproxy ARGS` with the runtime flags of `deno task start`.
  *
  * @param args Arguments after the program name.
  * @param env The whole environment (NO_COLOR is added).
@@ -18,7 +25,7 @@ const MAIN = new URL("../../main.ts", import.meta.url).pathname;
  */
 export function dotproxy(args: string[], env: Record<string, string> = {}): Deno.Command {
   return new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-net", "--allow-read", "--allow-env", MAIN, ...args],
+    args: ["run", ...START_FLAGS, MAIN, ...args],
     env: { NO_COLOR: "1", ...env },
     clearEnv: true,
     stdin: "null",
