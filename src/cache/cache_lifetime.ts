@@ -25,37 +25,33 @@ export interface TtlBounds {
   readonly maxTtl: number;
 }
 
-/** How long an answer lives in the cache, and where its TTLs are. */
-export interface Lifetime {
-  /** Seconds the answer stays fresh. */
-  readonly ttl: number;
-  /** Offsets of the TTL field of every record. */
-  readonly offsets: number[];
-}
-
 /** Upstream SERVFAIL is cached this long (RFC 2308 §7.1 allows up to 5 minutes). */
 export const SERVFAIL_TTL = 5;
 
 /**
- * Decides whether and how long an answer may be cached, clamping each
- * record's TTL in place into `bounds` (so pass the cache's own copy).
+ * Decides whether and how long an answer may be cached. When it may, each
+ * record's TTL is clamped in place into `bounds` and to the answer's own
+ * lifetime, so that the message can be served as it is (pass the cache's own
+ * copy); an answer that may not be cached is left untouched.
  *
- * @param answer The answer (its message is modified: TTLs clamped).
+ * @param answer The answer (its message is modified when it may be cached).
  * @param bounds TTL bounds.
- * @returns The lifetime, or null when the answer must not be cached.
+ * @returns Seconds the answer stays fresh, or null when it must not be cached.
  */
-export function cacheLifetime(answer: Answer, bounds: TtlBounds): Lifetime | null {
+export function cacheLifetime(answer: Answer, bounds: TtlBounds): number | null {
   const message = answer.message;
   if (isTruncated(message) || answer.extendedRcode !== 0) return null;
   const rcode = getHeaderRcode(message);
-  const offsets: number[] = [];
   let smallest = Infinity;
+  let largest = 0;
   let negative = Infinity;
+  let outOfBounds = false;
   walkRecords(message, answer.questionEnd, (record) => {
-    const ttl = clamp(readU32(message, record.ttlOffset), bounds);
-    writeU32(message, record.ttlOffset, ttl);
-    offsets.push(record.ttlOffset);
+    const stored = readU32(message, record.ttlOffset);
+    const ttl = clamp(stored, bounds);
+    if (ttl !== stored) outOfBounds = true;
     smallest = Math.min(smallest, ttl);
+    largest = Math.max(largest, ttl);
     if (record.type === RRTYPE.SOA && record.section === SECTION.AUTHORITY) {
       const minimum = readU32(message, record.rdataOffset + record.rdataLength - 4);
       negative = Math.min(negative, ttl, clamp(minimum, bounds)); // RFC 2308 §5
@@ -74,9 +70,15 @@ export function cacheLifetime(answer: Answer, bounds: TtlBounds): Lifetime | nul
     return null;
   }
   if (!(ttl > 0 && ttl !== Infinity)) return null;
-  // No record is served with a TTL longer than the answer stays cached.
-  for (const offset of offsets) writeU32(message, offset, Math.min(readU32(message, offset), ttl));
-  return { ttl, offsets };
+  // Records are served clamped, and none with a TTL longer than the answer
+  // stays cached. Most answers need neither (one pass, no writes).
+  if (outOfBounds || largest > ttl) {
+    walkRecords(message, answer.questionEnd, (record) => {
+      const clamped = clamp(readU32(message, record.ttlOffset), bounds);
+      writeU32(message, record.ttlOffset, Math.min(clamped, ttl));
+    });
+  }
+  return ttl;
 }
 
 function clamp(ttl: number, bounds: TtlBounds): number {

@@ -199,8 +199,7 @@ export class Resolver {
         done();
         if (forwarded === null) return null;
         const answer = answerFromReply(forwarded.reply, forwarded.layout);
-        const { upstream } = forwarded;
-        return this.#store(key, answer, upstream) ?? { answer, source: "upstream", upstream };
+        return this.#store(key, answer, forwarded.upstream);
       },
       (error) => {
         done();
@@ -213,23 +212,22 @@ export class Resolver {
 
   /**
    * Caches the answer if it may be cached. The reply is the upstream's own
-   * buffer (see `Exchanged`), so the cache keeps it without a copy.
+   * buffer (see `Exchanged`), so the cache keeps it without a copy; its TTLs
+   * are clamped in place, so the client gets it without a TTL rewrite.
    */
-  #store(key: string, answer: Answer, upstream: string): Resolution | null {
-    if (this.#cache === null) return null;
-    const lifetime = cacheLifetime(answer, this.#bounds);
-    if (lifetime === null) return null;
+  #store(key: string, answer: Answer, upstream: string): Resolution {
+    const fresh: Resolution = { answer, source: "upstream", upstream };
+    if (this.#cache === null) return fresh;
+    const ttl = cacheLifetime(answer, this.#bounds);
+    if (ttl === null) return fresh;
     const now = performance.now();
-    const previous = this.#cache.get(key, now);
-    // A SERVFAIL must not push out an answer that can still be served stale.
-    if (isServfail(answer) && previous !== undefined && !isServfail(previous)) return null;
-    this.#cache.set(new CacheEntry(key, answer, lifetime.ttl, now));
-    return {
-      answer,
-      ttls: { offsets: lifetime.offsets, elapsed: 0 },
-      source: "upstream",
-      upstream,
-    };
+    if (isServfail(answer)) {
+      // A SERVFAIL must not push out an answer that can still be served stale.
+      const previous = this.#cache.get(key, now);
+      if (previous !== undefined && !isServfail(previous)) return fresh;
+    }
+    this.#cache.set(new CacheEntry(key, answer, ttl, now));
+    return fresh;
   }
 }
 

@@ -67,7 +67,8 @@ export class Forwarder {
     let resends = 0;
     for (let i = 0; attempts < maxAttempts; i++) {
       const upstream = order[i % order.length];
-      const started = i === 0 ? now : performance.now();
+      // Until the first attempt has been awaited, `now` is still the time.
+      const started = sent === 0 ? now : performance.now();
       const remaining = deadline - started;
       if (upstream === undefined || remaining <= 0) return null;
       if (!upstream.health.up) {

@@ -67,6 +67,9 @@ export interface MessageLayout {
   readonly end: number;
 }
 
+/** The counts of the answer, authority and additional sections, in order. */
+const RECORD_COUNT_OFFSETS = [COUNT_OFFSET.AN, COUNT_OFFSET.NS, COUNT_OFFSET.AR] as const;
+
 /**
  * Calls `visit` for each resource record in the answer, authority and
  * additional sections, checking every name and length on the way.
@@ -92,10 +95,9 @@ export function walkRecords(
     rdataLength: 0,
     section: SECTION.ANSWER,
   };
-  const counts = [COUNT_OFFSET.AN, COUNT_OFFSET.NS, COUNT_OFFSET.AR];
   let position = offset;
   for (let s = 0; s < 3; s++) {
-    const count = readU16(message, counts[s]!);
+    const count = readU16(message, RECORD_COUNT_OFFSETS[s]!);
     for (let i = 0; i < count; i++) {
       const start = position;
       position = skipName(message, position);
