@@ -83,8 +83,7 @@ export class Forwarder {
       metrics.sent.inc();
       try {
         const exchanged = await upstream.exchange(frame, layout, timeoutMs);
-        const elapsed = performance.now() - started;
-        metrics.duration.observe(elapsed / 1000);
+        metrics.duration.observe(exchanged.rttMs / 1000);
         group.recordRtt(upstream, exchanged.rttMs);
         upstream.health.recordSuccess();
         return { ...exchanged, upstream: upstream.label };
