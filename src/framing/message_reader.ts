@@ -43,19 +43,19 @@ const READ_BUFFER_SIZE = 16 * 1024;
  * connection is the caller's business, so that it can still write first.
  * @param onMessage Called with each message, a buffer of its own; return
  * false to stop reading.
- * @param onRead Called after each read, before the messages it completed
- * (e.g. to take the time once for all of them).
- * @param beforeRead Called before each read; reading waits for the promise
- * it returns, if any (backpressure).
+ * @param hooks `onRead`: called after each read, before the messages it
+ * completed (e.g. to take the time once for all of them); `beforeRead`:
+ * called before each read, which waits for the promise it returns, if any
+ * (backpressure).
  * @returns Settles when the stream ends or reading stops.
  * @throws {SyntaxError} When the stream ends inside a message; any error of the stream.
  */
 export async function readMessages(
   source: ByteSource,
   onMessage: (message: Uint8Array) => boolean | void,
-  onRead?: () => void,
-  beforeRead?: () => Promise<void> | undefined,
+  hooks: ReadHooks = {},
 ): Promise<void> {
+  const { onRead, beforeRead } = hooks;
   let stop = false;
   const splitter = new LengthPrefixSplitter((message, isView) => {
     if (!stop && onMessage(isView ? message.slice() : message) === false) stop = true;
@@ -77,6 +77,14 @@ export async function readMessages(
   } finally {
     reads.release();
   }
+}
+
+/** What {@linkcode readMessages} calls around each read. */
+export interface ReadHooks {
+  /** After each read, before the messages it completed. */
+  readonly onRead?: () => void;
+  /** Before each read; reading waits for the promise it returns, if any. */
+  readonly beforeRead?: () => Promise<void> | undefined;
 }
 
 /**

@@ -116,12 +116,9 @@ Deno.test("readMessages waits for beforeRead's promise before each read", async 
   let open!: () => void;
   const gate = new Promise<void>((resolve) => open = resolve);
   const seen: Uint8Array[] = [];
-  const reading = readMessages(
-    source,
-    (m) => void seen.push(m),
-    undefined,
-    () => seen.length === 1 ? gate : undefined,
-  );
+  const reading = readMessages(source, (m) => void seen.push(m), {
+    beforeRead: () => seen.length === 1 ? gate : undefined,
+  });
   await new Promise((resolve) => setTimeout(resolve, 20));
   assert.equal(seen.length, 1, "the second read waits for the gate");
   open();

@@ -136,8 +136,7 @@ export class ClientConnection implements TableEntry {
           }
           this.#respond(query);
         },
-        undefined,
-        () => this.#belowCap(),
+        { beforeRead: () => this.#belowCap() },
       );
     } catch (error) {
       if (!this.#closed) {

@@ -218,7 +218,7 @@ export class DotConnection {
           return false;
         }
         this.#deliver(message);
-      }, () => this.#lastReadAt = performance.now());
+      }, { onRead: () => this.#lastReadAt = performance.now() });
     } catch (error) {
       if (this.#closeReason === null) reason = describeConnectError(error, "");
     }
