@@ -14,6 +14,9 @@ import {
 import { buildQuery, decode, type DecodedPacket, udpQuery } from "./_util/dns_client.ts";
 import { extendedErrorOf, ttlOf } from "./_util/records.ts";
 import { startTestProxy } from "./_util/proxy_fixture.ts";
+import { cacheKey } from "../src/cache/cache_key.ts";
+import { parseMessage } from "../src/wire/message.ts";
+import { canonicalNameKey } from "../src/wire/name.ts";
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
@@ -183,6 +186,32 @@ Deno.test("the cache stays within its entry and byte bounds under a stream of un
   for (let i = 0; i < 100; i++) await ask(small.port, `b${i}.bytes.example.test`);
   assert.ok(small.cache!.bytes <= 8192, `bytes ${small.cache!.bytes}`);
   assert.ok(small.cache!.size < 100 && small.cache!.size > 0, `size ${small.cache!.size}`);
+});
+
+Deno.test("a cached answer holds its own octets, not the upstream's OPT record and padding", async () => {
+  // Like Unbound over TLS (RFC 8467), the upstream pads its answers to 468 octets.
+  const padded = (query: ReceivedQuery) => {
+    const reply = answer(query, {
+      answers: [{ type: "A", name: query.name, ttl: 60, data: "192.0.2.7" }],
+    });
+    const padding = 468 - reply.length - 4;
+    const out = new Uint8Array(468);
+    out.set(reply);
+    out.set([0, 12, padding >> 8, padding & 0xff], reply.length); // the OPT is the last record
+    out[reply.length - 2] = (padding + 4) >> 8; // its RDLENGTH
+    out[reply.length - 1] = (padding + 4) & 0xff;
+    return out;
+  };
+  await using upstream = await startFakeDotServer({ handler: padded });
+  await using proxy = startTestProxy({ upstreams: [upstream] });
+  const query = buildQuery("padded.example.test", "A");
+  const reply = decode(await udpQuery(proxy.port, query));
+  assert.equal(reply.answers[0]?.data, "192.0.2.7");
+  const key = cacheKey(canonicalNameKey(query, 12), query, parseMessage(query));
+  const entry = proxy.cache!.get(key, performance.now());
+  assert.ok(entry !== undefined, "the answer is cached");
+  assert.ok(entry.message.length < 100, `message of ${entry.message.length} octets`);
+  assert.equal(entry.message.buffer.byteLength, entry.message.length, "no padding kept behind it");
 });
 
 Deno.test("an upstream SERVFAIL is cached briefly, a truncated answer is not cached", async () => {

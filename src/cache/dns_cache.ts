@@ -72,8 +72,12 @@ export interface DnsCacheOptions {
   readonly staleTtl: number;
 }
 
-/** Estimated bytes an entry costs beyond its message: objects, key, map slot. */
-const ENTRY_OVERHEAD = 256;
+/**
+ * Bytes an entry costs beyond its message and key: a heap snapshot under
+ * load showed 128 for the entry, 104 for its Uint8Array and 96 for the
+ * ArrayBuffer behind it; the map slot and the allocator take the rest.
+ */
+const ENTRY_OVERHEAD = 352;
 
 /**
  * An LRU cache of answers, bounded in entries and bytes.

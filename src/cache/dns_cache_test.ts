@@ -25,9 +25,9 @@ Deno.test("DnsCache keeps its byte accounting within the bound and exact after r
   const before = cache.bytes;
   cache.set(entry("k49", 60, 0, 200));
   assert.equal(cache.bytes, before);
-  // Each entry costs 200 + 6 (key) + 256 (overhead) = 462 bytes.
-  assert.equal(cache.size, 4);
-  assert.equal(before, 4 * 462);
+  // Each entry costs 200 + 6 (key) + 352 (overhead) = 558 bytes.
+  assert.equal(cache.size, 3);
+  assert.equal(before, 3 * 558);
 });
 
 Deno.test("DnsCache keeps expired entries for the stale window only", () => {

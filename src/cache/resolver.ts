@@ -211,24 +211,37 @@ export class Resolver {
   }
 
   /**
-   * Caches the answer if it may be cached. The reply is the upstream's own
-   * buffer (see `Exchanged`), so the cache keeps it without a copy; its TTLs
-   * are clamped in place, so the client gets it without a TTL rewrite.
+   * Caches the answer if it may be cached; its TTLs are clamped in place, so
+   * the client gets the stored message without a TTL rewrite.
    */
   #store(key: string, answer: Answer, upstream: string): Resolution {
-    const fresh: Resolution = { answer, source: "upstream", upstream };
-    if (this.#cache === null) return fresh;
-    const ttl = cacheLifetime(answer, this.#bounds);
+    if (this.#cache === null) return { answer, source: "upstream", upstream };
+    const kept = ownMessage(answer);
+    const fresh: Resolution = { answer: kept, source: "upstream", upstream };
+    const ttl = cacheLifetime(kept, this.#bounds);
     if (ttl === null) return fresh;
     const now = performance.now();
-    if (isServfail(answer)) {
+    if (isServfail(kept)) {
       // A SERVFAIL must not push out an answer that can still be served stale.
       const previous = this.#cache.get(key, now);
       if (previous !== undefined && !isServfail(previous)) return fresh;
     }
-    this.#cache.set(new CacheEntry(key, answer, ttl, now));
+    this.#cache.set(new CacheEntry(key, kept, ttl, now));
     return fresh;
   }
+}
+
+/**
+ * The answer with a message that is a buffer of its own. The message is
+ * usually a view of the upstream's reply, which goes on with the
+ * upstream's OPT record and its padding (RFC 8467 pads answers to blocks of
+ * 468 octets): kept as it is, a cached answer would hold several times the
+ * octets the cache counts for it.
+ */
+function ownMessage(answer: Answer): Answer {
+  const { message } = answer;
+  if (message.byteOffset === 0 && message.byteLength === message.buffer.byteLength) return answer;
+  return { ...answer, message: message.slice() };
 }
 
 function isServfail(answer: Answer): boolean {
