@@ -1,16 +1,15 @@
 /**
  * RFC 1035 §4.2.2 framing: on TCP and TLS every DNS message is preceded by
- * its length as two octets. The decoder copes with any split of the input:
+ * its length as two octets. The splitter copes with any split of the input:
  * one octet at a time, a prefix split across chunks, several messages in one
- * chunk (RFC 7766 §8).
+ * chunk (RFC 7766 §8). Connections read through it with `readMessages`.
  *
  * @module
  */
 
 /**
  * The framing state machine on its own, synchronous: feed it chunks, it calls
- * back with each complete message. Shared by {@linkcode LengthPrefixDecoder}
- * and {@linkcode readMessages}.
+ * back with each complete message (see `readMessages`).
  *
  * Messages that arrive whole inside one chunk are passed on as views of that
  * chunk (no copy); only messages split across chunks are assembled in a new
@@ -92,50 +91,6 @@ export class LengthPrefixSplitter {
         this.#filled = 0;
       }
     }
-  }
-}
-
-/**
- * Splits a byte stream into the DNS messages it carries.
- *
- * Messages that arrive whole inside one chunk are passed on as views of that
- * chunk (no copy); only messages split across chunks are assembled in a new
- * buffer. A stream that ends inside a message errors with a `SyntaxError`.
- *
- * @example Usage
- * ```ts
- * import assert from "node:assert/strict";
- * import { LengthPrefixDecoder } from "./length_prefix_decoder.ts";
- *
- * const input = ReadableStream.from([
- *   new Uint8Array([0]),
- *   new Uint8Array([2, 10, 11, 0, 1]),
- *   new Uint8Array([12]),
- * ]);
- * const messages = await Array.fromAsync(input.pipeThrough(new LengthPrefixDecoder()));
- * assert.deepEqual(messages, [new Uint8Array([10, 11]), new Uint8Array([12])]);
- * ```
- */
-export class LengthPrefixDecoder extends TransformStream<Uint8Array, Uint8Array> {
-  /** Creates a decoder. */
-  constructor() {
-    // The splitter lives in this closure rather than in a #field: a
-    // TransformStream subclass cannot touch `this` before super() returns.
-    let controller: TransformStreamDefaultController<Uint8Array>;
-    const splitter = new LengthPrefixSplitter((message) => controller.enqueue(message));
-    super({
-      start(c) {
-        controller = c;
-      },
-      transform(chunk) {
-        splitter.push(chunk);
-      },
-      flush() {
-        if (splitter.midMessage) {
-          controller.error(new SyntaxError("Cannot read message: stream ended inside a message"));
-        }
-      },
-    });
   }
 }
 

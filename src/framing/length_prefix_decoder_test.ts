@@ -1,16 +1,18 @@
 import assert from "node:assert/strict";
-import { frame, LengthPrefixDecoder } from "./length_prefix_decoder.ts";
+import { frame } from "./length_prefix_decoder.ts";
 import {
   collect,
   concat,
   everySplit,
+  LengthPrefixStream,
   oneByteAtATime,
   splitAt,
   testEverySplit,
   testTransformStream,
 } from "../../tests/_util/stream_harness.ts";
 
-const decoder = () => new LengthPrefixDecoder();
+// The splitter through the harness's stream adapter, fed every kind of split.
+const decoder = () => new LengthPrefixStream();
 
 /** A message of `length` octets whose content depends on `seed`, so messages differ. */
 function message(length: number, seed: number): Uint8Array {
@@ -30,23 +32,23 @@ const STREAM = stream(MESSAGES);
 const SHORT_MESSAGES = [message(7, 4), message(0, 5), message(20, 6)];
 const SHORT_STREAM = stream(SHORT_MESSAGES);
 
-Deno.test("LengthPrefixDecoder emits all messages for every single split point", async () => {
+Deno.test("LengthPrefixSplitter emits all messages for every single split point", async () => {
   assert.equal(STREAM.length, 2 + 5 + 2 + 0 + 2 + 300);
   const tried = await testEverySplit(decoder, STREAM, MESSAGES, 1);
   assert.equal(tried, STREAM.length - 1);
 });
 
-Deno.test("LengthPrefixDecoder emits all messages for every pair of split points", async () => {
+Deno.test("LengthPrefixSplitter emits all messages for every pair of split points", async () => {
   const tried = await testEverySplit(decoder, SHORT_STREAM, SHORT_MESSAGES, 2);
   const n = SHORT_STREAM.length - 1;
   assert.equal(tried, (n * (n - 1)) / 2);
 });
 
-Deno.test("LengthPrefixDecoder emits all messages for every triple of split points", async () => {
+Deno.test("LengthPrefixSplitter emits all messages for every triple of split points", async () => {
   await testEverySplit(decoder, SHORT_STREAM, SHORT_MESSAGES, 3);
 });
 
-Deno.test("LengthPrefixDecoder copes with empty chunks between any two octets", async () => {
+Deno.test("LengthPrefixSplitter copes with empty chunks between any two octets", async () => {
   for (const { positions } of everySplit(SHORT_STREAM, 1)) {
     const chunks = splitAt(SHORT_STREAM, [positions[0]!, positions[0]!]);
     assert.equal(chunks[1]!.length, 0);
@@ -54,16 +56,16 @@ Deno.test("LengthPrefixDecoder copes with empty chunks between any two octets", 
   }
 });
 
-Deno.test("LengthPrefixDecoder emits all messages when fed one byte at a time", async () => {
+Deno.test("LengthPrefixSplitter emits all messages when fed one byte at a time", async () => {
   await testTransformStream(decoder, oneByteAtATime(STREAM), MESSAGES);
   await testTransformStream(decoder, oneByteAtATime(SHORT_STREAM), SHORT_MESSAGES);
 });
 
-Deno.test("LengthPrefixDecoder emits all messages from a single chunk", async () => {
+Deno.test("LengthPrefixSplitter emits all messages from a single chunk", async () => {
   await testTransformStream(decoder, [STREAM], MESSAGES);
 });
 
-Deno.test("LengthPrefixDecoder emits messages whole inside a chunk as views of it", async () => {
+Deno.test("LengthPrefixSplitter emits messages whole inside a chunk as views of it", async () => {
   const chunk = STREAM.slice();
   const output = await collect(decoder, [chunk]);
   assert.equal(output.length, 3);
@@ -75,7 +77,7 @@ Deno.test("LengthPrefixDecoder emits messages whole inside a chunk as views of i
   });
 });
 
-Deno.test("LengthPrefixDecoder assembles messages split across chunks into new buffers", async () => {
+Deno.test("LengthPrefixSplitter assembles messages split across chunks into new buffers", async () => {
   const chunks = splitAt(STREAM, [100]);
   const output = await collect(decoder, chunks);
   assert.deepEqual(output, MESSAGES);
@@ -87,7 +89,7 @@ Deno.test("LengthPrefixDecoder assembles messages split across chunks into new b
   assert.deepEqual(output[2], MESSAGES[2]);
 });
 
-Deno.test("LengthPrefixDecoder reads a length prefix split across chunks", async () => {
+Deno.test("LengthPrefixSplitter reads a length prefix split across chunks", async () => {
   const big = message(300, 9);
   // The high prefix octet (0x01) ends one chunk, the low one (0x2c) starts the next.
   await testTransformStream(decoder, [new Uint8Array([1]), concat(new Uint8Array([0x2c]), big)], [
@@ -107,7 +109,7 @@ Deno.test("LengthPrefixDecoder reads a length prefix split across chunks", async
   ]);
 });
 
-Deno.test("LengthPrefixDecoder emits a 65535-octet message split across chunks", async () => {
+Deno.test("LengthPrefixSplitter emits a 65535-octet message split across chunks", async () => {
   const largest = message(65535, 11);
   const framed = frame(largest);
   assert.deepEqual([...framed.subarray(0, 2)], [0xff, 0xff]);
@@ -115,12 +117,12 @@ Deno.test("LengthPrefixDecoder emits a 65535-octet message split across chunks",
   await testTransformStream(decoder, [framed], [largest]);
 });
 
-Deno.test("LengthPrefixDecoder emits nothing for an empty stream", async () => {
+Deno.test("LengthPrefixSplitter emits nothing for an empty stream", async () => {
   await testTransformStream(decoder, [], []);
   await testTransformStream(decoder, [new Uint8Array(0)], []);
 });
 
-Deno.test("LengthPrefixDecoder errors with SyntaxError when the stream ends inside a prefix", async () => {
+Deno.test("LengthPrefixSplitter errors with SyntaxError when the stream ends inside a prefix", async () => {
   for (
     const chunks of [[new Uint8Array([0])], [concat(frame(message(3, 1)), new Uint8Array([0]))]]
   ) {
@@ -132,7 +134,7 @@ Deno.test("LengthPrefixDecoder errors with SyntaxError when the stream ends insi
   }
 });
 
-Deno.test("LengthPrefixDecoder errors with SyntaxError when the stream ends inside a message", async () => {
+Deno.test("LengthPrefixSplitter errors with SyntaxError when the stream ends inside a message", async () => {
   // Every proper prefix of the stream that does not end on a frame boundary.
   const boundaries = new Set([0, 7, 9, STREAM.length]);
   for (let end = 1; end < STREAM.length; end++) {
@@ -148,7 +150,7 @@ Deno.test("LengthPrefixDecoder errors with SyntaxError when the stream ends insi
   await assert.rejects(collect(decoder, [new Uint8Array([0, 1])]), SyntaxError);
 });
 
-Deno.test("LengthPrefixDecoder emits the complete messages before erroring", async () => {
+Deno.test("LengthPrefixSplitter emits the complete messages before erroring", async () => {
   const first = message(4, 12);
   const readable = ReadableStream.from([concat(frame(first), new Uint8Array([0, 9, 1]))])
     .pipeThrough(decoder());

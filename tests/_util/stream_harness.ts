@@ -7,6 +7,35 @@
  */
 
 import assert from "node:assert/strict";
+import { LengthPrefixSplitter } from "../../src/framing/length_prefix_decoder.ts";
+
+/**
+ * The production framing splitter as a `TransformStream`, so that the
+ * harness below can feed it every split of a byte string. A stream that
+ * ends inside a message errors with a `SyntaxError`.
+ */
+export class LengthPrefixStream extends TransformStream<Uint8Array, Uint8Array> {
+  /** Creates a stream around a fresh splitter. */
+  constructor() {
+    // The splitter lives in this closure rather than in a #field: a
+    // TransformStream subclass cannot touch `this` before super() returns.
+    let controller: TransformStreamDefaultController<Uint8Array>;
+    const splitter = new LengthPrefixSplitter((message) => controller.enqueue(message));
+    super({
+      start(c) {
+        controller = c;
+      },
+      transform(chunk) {
+        splitter.push(chunk);
+      },
+      flush() {
+        if (splitter.midMessage) {
+          controller.error(new SyntaxError("Cannot read message: stream ended inside a message"));
+        }
+      },
+    });
+  }
+}
 
 /**
  * Pipes `inputs` through a fresh stream from `makeStream` and checks that it
