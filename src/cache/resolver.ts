@@ -211,22 +211,22 @@ export class Resolver {
   }
 
   /**
-   * Caches the answer if it may be cached; its TTLs are clamped in place, so
-   * the client gets the stored message without a TTL rewrite.
+   * Caches a copy of the answer if it may be cached. Its TTLs are clamped in
+   * place first, so the client gets the octets the cache keeps, without a
+   * TTL rewrite; an answer that is not kept is not copied.
    */
   #store(key: string, answer: Answer, upstream: string): Resolution {
-    if (this.#cache === null) return { answer, source: "upstream", upstream };
-    const kept = ownMessage(answer);
-    const fresh: Resolution = { answer: kept, source: "upstream", upstream };
-    const ttl = cacheLifetime(kept, this.#bounds);
+    const fresh: Resolution = { answer, source: "upstream", upstream };
+    if (this.#cache === null) return fresh;
+    const ttl = cacheLifetime(answer, this.#bounds);
     if (ttl === null) return fresh;
     const now = performance.now();
-    if (isServfail(kept)) {
+    if (isServfail(answer)) {
       // A SERVFAIL must not push out an answer that can still be served stale.
       const previous = this.#cache.get(key, now);
       if (previous !== undefined && !isServfail(previous)) return fresh;
     }
-    this.#cache.set(new CacheEntry(key, kept, ttl, now));
+    this.#cache.set(new CacheEntry(key, ownMessage(answer), ttl, now));
     return fresh;
   }
 }
