@@ -6,13 +6,13 @@
  */
 
 import { buildQuery, udpQuery } from "./dns_client.ts";
+import { taskWords } from "./packaging_sources.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 
 /** The runtime flags of `deno task start` (permissions, V8 settings): those before main.ts. */
 const START_FLAGS: readonly string[] = (() => {
-  const denoJson = new URL("../../deno.json", import.meta.url);
-  const words = String(JSON.parse(Deno.readTextFileSync(denoJson)).tasks.start).split(/\s+/);
+  const words = taskWords("start");
   return words.slice(words.indexOf("run") + 1, words.indexOf("main.ts"));
 })();
 

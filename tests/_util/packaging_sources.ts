@@ -100,10 +100,15 @@ export interface CompileTask {
   readonly entry: string;
 }
 
+/** A task of deno.json, split into words. */
+export function taskWords(name: string): string[] {
+  const denoJson = JSON.parse(Deno.readTextFileSync(repoPath("deno.json")));
+  return String(denoJson.tasks[name]).trim().split(/\s+/);
+}
+
 /** Reads and splits the `compile` task of deno.json. */
 export function readCompileTask(): CompileTask {
-  const denoJson = JSON.parse(Deno.readTextFileSync(repoPath("deno.json")));
-  const words = String(denoJson.tasks.compile).trim().split(/\s+/);
+  const words = taskWords("compile");
   if (words[0] !== "deno" || words[1] !== "compile") {
     throw new SyntaxError(`Cannot read the compile task "${words.join(" ")}"`);
   }
