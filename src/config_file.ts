@@ -12,6 +12,7 @@ import {
   ConfigError,
   type ParseContext,
   type Parser,
+  readNamedFile,
   type Setting,
   single,
 } from "./config_setting.ts";
@@ -35,15 +36,7 @@ export interface ConfigFile {
  * @throws {ConfigError} When the file cannot be read, is not YAML or is not a map.
  */
 export const readConfigFile: Parser<ConfigFile> = (raw, source, context) => {
-  let text: string;
-  try {
-    text = context.readTextFile(raw);
-  } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
-    // Deno appends ": readfile '<path>'", which would repeat the path already quoted.
-    throw new ConfigError(`Cannot read ${source} "${raw}": ${reason.replace(/: \w+ '.*'$/s, "")}`);
-  }
-  const document = parseDocument(text);
+  const document = parseDocument(readNamedFile(raw, source, context));
   const problem = document.errors[0];
   if (problem !== undefined) {
     const where = problem.linePos ? `line ${problem.linePos[0].line}: ` : "";

@@ -20,6 +20,7 @@ import {
   nonEmpty,
   type ParseContext,
   parseIpAddress,
+  readNamedFile,
 } from "./config_setting.ts";
 
 /** A CA bundle: its path and each certificate in it. */
@@ -57,14 +58,7 @@ export function parseUpstream(raw: string, source: string): UpstreamSpec {
  * @throws {ConfigError} When the file cannot be read or holds no complete certificate.
  */
 export function parseCaFile(raw: string, source: string, context: ParseContext): CaBundle {
-  let text: string;
-  try {
-    text = context.readTextFile(raw);
-  } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
-    // Deno appends ": readfile '<path>'", which would repeat the path already quoted.
-    throw new ConfigError(`Cannot read ${source} "${raw}": ${reason.replace(/: \w+ '.*'$/s, "")}`);
-  }
+  const text = readNamedFile(raw, source, context);
   const certs = text.match(/-----BEGIN CERTIFICATE-----[^]*?-----END CERTIFICATE-----/g) ?? [];
   if (certs.length === 0 || certs.length !== text.split("-----BEGIN CERTIFICATE-----").length - 1) {
     const problem = certs.length === 0 ? "no" : "an unterminated";

@@ -171,3 +171,22 @@ export function nonEmpty(env: Env, name: string): string | undefined {
   const value = env[name];
   return value === "" ? undefined : value;
 }
+
+/**
+ * Reads a file named by a flag, a variable or a config key.
+ *
+ * @param raw The path as given.
+ * @param source Where it was given, for the error (e.g. `--ca-file`).
+ * @param context How to read files.
+ * @returns The file's text.
+ * @throws {ConfigError} Naming the source and the path when the file cannot be read.
+ */
+export function readNamedFile(raw: string, source: string, context: ParseContext): string {
+  try {
+    return context.readTextFile(raw);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    // Deno appends ": readfile '<path>'", which would repeat the path already quoted.
+    throw new ConfigError(`Cannot read ${source} "${raw}": ${reason.replace(/: \w+ '.*'$/s, "")}`);
+  }
+}
