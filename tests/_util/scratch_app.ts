@@ -48,8 +48,15 @@ export async function addAppStandIn(root: string, appDir: string, denoDir: strin
     const relative = dir.slice(dir.lastIndexOf("/npm/") + 1);
     const packageDir = relative.slice(0, relative.lastIndexOf("/"));
     await copyTree(dir, `${root}${denoDir}/${relative}`);
+    // Deno fetches a package's registry.json only when it resolves a version itself; a package
+    // pinned by deno.lock (such as a dependency of a dependency) is fetched without one, and the
+    // stand-in resolves from the lockfile too. So the file is copied when the cache has it.
     const registryJson = `${dir.slice(0, dir.lastIndexOf("/"))}/registry.json`;
-    await Deno.copyFile(registryJson, `${root}${denoDir}/${packageDir}/registry.json`);
+    try {
+      await Deno.copyFile(registryJson, `${root}${denoDir}/${packageDir}/registry.json`);
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+    }
   }
 }
 
