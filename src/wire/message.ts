@@ -171,21 +171,22 @@ export function parseMessage(message: Uint8Array): MessageLayout {
     qtype = readU16(message, nameEnd);
     qclass = readU16(message, nameEnd + 2);
   }
-  let opt: Omit<Edns, "recordsAfter"> | null = null;
-  let recordsAfter = 0;
+  // Records after the OPT are counted on the OPT object itself: it is
+  // built once, not copied to add the count (parsed twice per query).
+  let opt: { -readonly [K in keyof Edns]: Edns[K] } | null = null;
   const end = walkRecords(message, questionEnd, (record) => {
     if (record.type !== RRTYPE.OPT) {
-      if (opt !== null) recordsAfter++;
+      if (opt !== null) opt.recordsAfter++;
       return;
     }
     if (opt !== null) throw new DnsFormatError("Cannot read OPT: more than one", record.start);
     opt = readOpt(message, record);
   });
-  const edns: Edns | null = opt === null ? null : { ...(opt as Edns), recordsAfter };
+  const edns: Edns | null = opt;
   return { questionCount, questionEnd, qtype, qclass, edns, end };
 }
 
-function readOpt(message: Uint8Array, record: RecordPosition): Omit<Edns, "recordsAfter"> {
+function readOpt(message: Uint8Array, record: RecordPosition): Edns {
   if (record.section !== SECTION.ADDITIONAL) {
     throw new DnsFormatError("Cannot read OPT: not in the additional section", record.start);
   }
@@ -201,6 +202,7 @@ function readOpt(message: Uint8Array, record: RecordPosition): Omit<Edns, "recor
     version: message[record.ttlOffset + 1]!,
     dnssecOk: (message[record.ttlOffset + 2]! & 0x80) !== 0,
     optionsStart: record.rdataOffset,
+    recordsAfter: 0,
   };
 }
 
