@@ -11,6 +11,7 @@
  */
 
 import type { Answer } from "../wire/responses.ts";
+import { CHUNK_SIZE, MAX_PACKED_LENGTH, MessageChunk } from "./message_chunk.ts";
 
 /** An empty list shared by the entries that carry no Extended DNS Error. */
 const NO_ERRORS: readonly Uint8Array[] = Object.freeze([]);
@@ -26,7 +27,11 @@ const NO_ERRORS: readonly Uint8Array[] = Object.freeze([]);
  * -q 200); with one object, 148k-157k.
  */
 export class CacheEntry implements Answer {
-  readonly message: Uint8Array;
+  /**
+   * The message; once the entry is stored, the cache's own copy (the one
+   * given may be a view of a larger reply, with padding after it).
+   */
+  message: Uint8Array;
   readonly questionEnd: number;
   readonly extendedRcode: number;
   readonly errors: readonly Uint8Array[];
@@ -36,8 +41,10 @@ export class CacheEntry implements Answer {
   refreshFailedAt = 0;
   /** Offsets of the TTL fields, found on the first hit (most entries are never hit). */
   offsets: readonly number[] | null = null;
-  /** Bytes charged to the cache (set by DnsCache). */
+  /** Bytes charged to the cache besides its chunk (set by DnsCache). */
   size = 0;
+  /** The shared chunk that holds the message, or null when it has a buffer of its own. */
+  chunk: MessageChunk | null = null;
   /** Less recently used neighbour (managed by DnsCache). */
   older: CacheEntry | null = null;
   /** More recently used neighbour (managed by DnsCache). */
@@ -45,7 +52,7 @@ export class CacheEntry implements Answer {
 
   /**
    * @param key The cache key.
-   * @param answer The answer, in the cache's own copy, with clamped TTLs.
+   * @param answer The answer, with clamped TTLs; the cache copies its message when it stores the entry.
    * @param ttl Seconds the answer is fresh.
    * @param storedAt When it was stored (performance.now() milliseconds).
    */
@@ -66,7 +73,7 @@ export class CacheEntry implements Answer {
 export interface DnsCacheOptions {
   /** Most entries kept. */
   readonly maxEntries: number;
-  /** Most bytes kept (messages plus an estimate of per-entry overhead). */
+  /** Most bytes kept (messages, the chunks that hold them, and an estimate of per-entry overhead). */
   readonly maxBytes: number;
   /** Seconds an entry is kept after it expires, to be served stale; 0 = not kept. */
   readonly staleTtl: number;
@@ -75,7 +82,9 @@ export interface DnsCacheOptions {
 /**
  * Bytes an entry costs beyond its message and key: a heap snapshot under
  * load showed 128 for the entry, 104 for its Uint8Array and 96 for the
- * ArrayBuffer behind it; the map slot and the allocator take the rest.
+ * ArrayBuffer behind it; the map slot and the allocator take the rest. A
+ * message packed in a shared chunk has no ArrayBuffer of its own, so this
+ * overcounts it a little; the chunk is counted apart.
  */
 const ENTRY_OVERHEAD = 352;
 
@@ -96,6 +105,8 @@ export class DnsCache {
   #tail: CacheEntry | null = null;
   #bytes = 0;
   #evictions = 0;
+  /** The chunk new messages are copied into. */
+  #chunk = new MessageChunk();
 
   /** @param options Bounds. */
   constructor(options: DnsCacheOptions) {
@@ -146,10 +157,13 @@ export class DnsCache {
    * @param entry The entry.
    */
   set(entry: CacheEntry): void {
-    entry.size = sizeOf(entry);
-    if (this.#maxEntries === 0 || entry.size > this.#maxBytes) return;
+    const packed = entry.message.length <= MAX_PACKED_LENGTH;
+    entry.size = 2 * entry.key.length + ENTRY_OVERHEAD + (packed ? 0 : entry.message.length);
+    const charge = entry.size + (packed ? CHUNK_SIZE : 0);
+    if (this.#maxEntries === 0 || charge > this.#maxBytes) return;
     const old = this.#nodes.get(entry.key);
     if (old !== undefined) this.#remove(old);
+    this.#own(entry, packed);
     this.#nodes.set(entry.key, entry);
     this.#append(entry);
     this.#bytes += entry.size;
@@ -159,10 +173,32 @@ export class DnsCache {
     }
   }
 
+  /**
+   * Gives the entry the cache's own copy of its message: in the current
+   * chunk when it is short, else in a buffer of its own. A chunk is counted
+   * in full while it holds an entry.
+   */
+  #own(entry: CacheEntry, packed: boolean): void {
+    if (!packed) {
+      entry.message = entry.message.slice();
+      return;
+    }
+    let copy = this.#chunk.copy(entry.message);
+    if (copy === null) {
+      this.#chunk = new MessageChunk();
+      copy = this.#chunk.copy(entry.message)!;
+    }
+    entry.message = copy;
+    entry.chunk = this.#chunk;
+    if (this.#chunk.entries++ === 0) this.#bytes += CHUNK_SIZE;
+  }
+
   #remove(node: CacheEntry): void {
     this.#unlink(node);
     this.#nodes.delete(node.key);
     this.#bytes -= node.size;
+    const chunk = node.chunk;
+    if (chunk !== null && --chunk.entries === 0) this.#bytes -= CHUNK_SIZE;
   }
 
   #append(node: CacheEntry): void {
@@ -180,8 +216,4 @@ export class DnsCache {
     else node.newer.older = node.older;
     node.older = node.newer = null;
   }
-}
-
-function sizeOf(entry: CacheEntry): number {
-  return entry.message.length + 2 * entry.key.length + ENTRY_OVERHEAD;
 }

@@ -211,9 +211,9 @@ export class Resolver {
   }
 
   /**
-   * Caches a copy of the answer if it may be cached. Its TTLs are clamped in
-   * place first, so the client gets the octets the cache keeps, without a
-   * TTL rewrite; an answer that is not kept is not copied.
+   * Caches the answer if it may be cached (the cache keeps a copy). Its TTLs
+   * are clamped in place first, so the client gets the octets the cache
+   * keeps, without a TTL rewrite; an answer that is not kept is not copied.
    */
   #store(key: string, answer: Answer, upstream: string): Resolution {
     const fresh: Resolution = { answer, source: "upstream", upstream };
@@ -226,22 +226,9 @@ export class Resolver {
       const previous = this.#cache.get(key, now);
       if (previous !== undefined && !isServfail(previous)) return fresh;
     }
-    this.#cache.set(new CacheEntry(key, ownMessage(answer), ttl, now));
+    this.#cache.set(new CacheEntry(key, answer, ttl, now));
     return fresh;
   }
-}
-
-/**
- * The answer with a message that is a buffer of its own. The message is
- * usually a view of the upstream's reply, which goes on with the
- * upstream's OPT record and its padding (RFC 8467 pads answers to blocks of
- * 468 octets): kept as it is, a cached answer would hold several times the
- * octets the cache counts for it.
- */
-function ownMessage(answer: Answer): Answer {
-  const { message } = answer;
-  if (message.byteOffset === 0 && message.byteLength === message.buffer.byteLength) return answer;
-  return { ...answer, message: message.slice() };
 }
 
 function isServfail(answer: Answer): boolean {
