@@ -12,6 +12,7 @@
  * @module
  */
 
+import { copyBytes } from "../wire/byte_slab.ts";
 import { MAX_MESSAGE_SIZE } from "../wire/constants.ts";
 import type { Admission } from "../access/admission.ts";
 import { parseIp } from "../access/ip_address.ts";
@@ -115,7 +116,7 @@ export class UdpFrontend {
       if (this.#draining) continue;
       const address = parseIp(client.hostname);
       if (!this.#admission.allows(address) || !this.#admission.withinRate(address!)) continue;
-      const query = datagram.slice();
+      const query = copyBytes(datagram);
       const early = this.#answerEarly(query);
       if (early === undefined) {
         this.#answer(query, client);

@@ -23,7 +23,7 @@ const log = getLogger("upstream");
 
 /** A matched reply. */
 export interface Exchanged {
-  /** The reply as received, in a buffer of its own (safe to keep). */
+  /** The reply as received, a copy that stays valid (it may share a slab: copy what is kept long). */
   readonly reply: Uint8Array;
   readonly layout: MessageLayout;
   /** Milliseconds from sending the query to its reply, connection set-up excluded. */
@@ -42,7 +42,12 @@ export interface DotConnectionOptions {
 }
 
 interface Pending {
-  readonly query: Uint8Array;
+  /**
+   * The query as sent, to match its reply against; let go when the query is
+   * abandoned, since it may share a slab (see `byte_slab.ts`) that up to
+   * MAX_ABANDONED late replies would otherwise keep alive.
+   */
+  query: Uint8Array;
   readonly layout: MessageLayout;
   readonly sentAt: number;
   readonly resolve: (exchanged: Exchanged) => void;
@@ -52,6 +57,9 @@ interface Pending {
   /** Set when the query timed out; its ID stays reserved until its late reply or the close. */
   abandoned: boolean;
 }
+
+/** What an abandoned query keeps instead of its bytes. */
+const NO_QUERY = new Uint8Array(0);
 
 /** How often pending queries are checked against their deadlines. */
 const SWEEP_INTERVAL_MS = 50;
@@ -268,6 +276,7 @@ export class DotConnection {
   #abandon(id: number, pending: Pending): void {
     if (this.#pending.get(id) !== pending) return;
     pending.abandoned = true;
+    pending.query = NO_QUERY;
     this.#inFlight--;
     this.#abandoned++;
     const waited = Math.round(performance.now() - pending.sentAt);

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { allocateBytes } from "./byte_slab.ts";
 import { EDNS_OPTION, HEADER_LENGTH, MIN_UDP_PAYLOAD, RCODE } from "./constants.ts";
 import {
   COUNT_OFFSET,
@@ -203,7 +204,7 @@ export function buildClientResponse(
       rcode,
     );
   }
-  const response = new Uint8Array(length);
+  const response = allocateBytes(length);
   response.set(message);
   response[0] = query[0]!; // ID
   response[1] = query[1]!;

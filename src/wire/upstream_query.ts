@@ -5,6 +5,7 @@
  * @module
  */
 
+import { allocateBytes } from "./byte_slab.ts";
 import { EDNS_OPTION, HEADER_LENGTH } from "./constants.ts";
 import { COUNT_OFFSET, FLAG2, FLAG3, writeU16 } from "./header.ts";
 import type { MessageLayout } from "./message.ts";
@@ -49,7 +50,7 @@ export function buildUpstreamFrame(query: Uint8Array, layout: MessageLayout): Ui
   const unpadded = layout.questionEnd + OPT_HEADER_LENGTH + 4;
   const padding = (PADDING_BLOCK - (unpadded % PADDING_BLOCK)) % PADDING_BLOCK;
   const length = unpadded + padding;
-  const frame = new Uint8Array(FRAME_PREFIX_LENGTH + length);
+  const frame = allocateBytes(FRAME_PREFIX_LENGTH + length);
   writeU16(frame, 0, length);
   const message = frame.subarray(FRAME_PREFIX_LENGTH);
   message[2] = query[2]! & FLAG2.RD;
