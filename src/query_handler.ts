@@ -64,6 +64,14 @@ interface Outcome {
   readonly upstream?: string;
 }
 
+/**
+ * Told the answer to a query, once: null when the message must be dropped
+ * (too short to have a header, or itself a response: answering those could
+ * loop), or when answering it failed (logged). It may be called before
+ * `handle` returns.
+ */
+export type AnswerCallback = (answer: Uint8Array | null) => void;
+
 /** Turns a client query into the answer to send back. */
 export class QueryHandler {
   readonly #resolver: Resolver;
@@ -86,30 +94,36 @@ export class QueryHandler {
    *
    * @param query The message as received.
    * @param context Transport and client.
-   * @returns The answer, or null when the message must be dropped (too short
-   * to have a header, or itself a response: answering those could loop).
+   * @param done Told the answer, or null when the message is dropped.
    */
-  handle(query: Uint8Array, context: QueryContext): Promise<Uint8Array | null> {
-    // Not an async function: only a query that goes to the resolver waits,
-    // and it costs one promise step rather than an async frame per layer.
+  handle(query: Uint8Array, context: QueryContext, done: AnswerCallback): void {
+    // A callback, not a promise: the one closure that waits for the
+    // resolver is all a forwarded query keeps here (see forwarder.ts).
     const started = performance.now();
-    if (query.length < HEADER_LENGTH) {
-      return Promise.resolve(this.#drop(context, "short", `${query.length} octets`));
-    }
-    if (isResponse(query)) return Promise.resolve(this.#drop(context, "response", "QR bit set"));
-    let layout: MessageLayout | null = null;
-    let problem = "";
+    let answer: Uint8Array | null;
     try {
-      layout = parseMessage(query);
+      if (query.length < HEADER_LENGTH) {
+        answer = this.#drop(context, "short", `${query.length} octets`);
+      } else if (isResponse(query)) {
+        answer = this.#drop(context, "response", "QR bit set");
+      } else {
+        let layout: MessageLayout | null = null;
+        let problem = "";
+        try {
+          layout = parseMessage(query);
+        } catch (error) {
+          problem = (error as Error).message;
+        }
+        if (layout?.questionCount === 1) this.#metrics.request(context.transport, layout.qtype);
+        const outcome = this.#answer(query, layout, problem, context, started, done);
+        if (outcome === undefined) return; // the resolver calls `done`
+        answer = this.#finish(query, layout, context, outcome, started);
+      }
     } catch (error) {
-      problem = (error as Error).message;
+      log.error("Query handling failed: {error}", { error });
+      answer = null;
     }
-    if (layout?.questionCount === 1) this.#metrics.request(context.transport, layout.qtype);
-    const outcome = this.#answer(query, layout, problem, context, started);
-    if (outcome instanceof Promise) {
-      return outcome.then((settled) => this.#finish(query, layout, context, settled, started));
-    }
-    return Promise.resolve(this.#finish(query, layout, context, outcome, started));
+    done(answer);
   }
 
   /** Counts and logs the outcome; returns the response to send. */
@@ -128,13 +142,15 @@ export class QueryHandler {
     return response;
   }
 
+  /** The outcome, or undefined when the query went to the resolver, which calls `done`. */
   #answer(
     query: Uint8Array,
     layout: MessageLayout | null,
     problem: string,
     context: QueryContext,
     now: number,
-  ): Outcome | Promise<Outcome> {
+    done: AnswerCallback,
+  ): Outcome | undefined {
     if (getOpcode(query) !== OPCODE_QUERY) {
       return this.#refuse(
         query,
@@ -180,9 +196,20 @@ export class QueryHandler {
       const answer = { message, questionEnd: layout.questionEnd, extendedRcode: 0, errors: [] };
       return { response: buildClientResponse(answer, query, layout, options), source: "local" };
     }
-    return this.#resolver.resolve(query, layout, name, route.group, now).then((resolution) =>
-      this.#fromResolution(query, layout, options, resolution)
-    );
+    this.#resolver.resolve(query, layout, name, route.group, now, (resolution, error) => {
+      let answer: Uint8Array | null = null;
+      if (error !== undefined) {
+        log.error("Query handling failed: {error}", { error });
+      } else {
+        try {
+          const outcome = this.#fromResolution(query, layout, options, resolution);
+          answer = this.#finish(query, layout, context, outcome, now);
+        } catch (thrown) {
+          log.error("Query handling failed: {error}", { error: thrown });
+        }
+      }
+      done(answer);
+    });
   }
 
   #fromResolution(

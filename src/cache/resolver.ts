@@ -43,6 +43,14 @@ export interface Resolution {
   readonly upstream?: string;
 }
 
+/**
+ * Told the outcome of {@linkcode Resolver.resolve}, once: the answer, null
+ * when no upstream answered and nothing stale is left, or an unexpected
+ * error (a bug) as `error`. It may be called before `resolve` returns (a
+ * cache hit).
+ */
+export type ResolutionCallback = (resolution: Resolution | null, error?: unknown) => void;
+
 /** Settings of the resolver. */
 export interface ResolverOptions {
   readonly forwarder: Forwarder;
@@ -73,8 +81,8 @@ export class Resolver {
   readonly #cache: DnsCache | null;
   readonly #bounds: TtlBounds;
   readonly #staleAfterMs: number;
-  /** Upstream exchanges in flight by cache key, shared by identical queries. */
-  readonly #inFlight = new Map<string, Promise<Resolution | null>>();
+  /** Upstream exchanges in flight by cache key, and who waits for each (identical queries share one). */
+  readonly #inFlight = new Map<string, ResolutionCallback[]>();
 
   /** @param options Forwarder, cache and timers. */
   constructor(options: ResolverOptions) {
@@ -94,22 +102,23 @@ export class Resolver {
    * @param name Its name key (`canonicalNameKey`), computed once for routing and caching.
    * @param group The upstreams that serve its name.
    * @param now When the query arrived (`performance.now()`).
-   * @returns The answer, or null when no upstream answered and nothing stale is left.
+   * @param done Told the answer (at once on a hit).
    */
   resolve(
     query: Uint8Array,
     layout: MessageLayout,
     name: string,
     group: UpstreamGroup,
-    now = performance.now(),
-  ): Promise<Resolution | null> {
-    // Not an async function: the hit and the miss (nearly every query) take
-    // no extra promise step; only the expired entry needs one (#refresh).
+    now: number,
+    done: ResolutionCallback,
+  ): void {
+    // Callbacks, not promises: the hit and the miss (nearly every query)
+    // take no promise step; only the expired entry needs them (#refresh).
     const key = cacheKey(name, query, layout);
     const entry = this.#cache?.get(key, now);
     if (entry === undefined) {
       this.#metrics.cache("miss");
-      return this.#fetch(key, query, layout, group, now);
+      return this.#fetch(key, query, layout, group, now, done);
     }
     const expiresAt = entry.storedAt + entry.ttl * 1000;
     if (now < expiresAt) {
@@ -119,13 +128,13 @@ export class Resolver {
         this.#background(key, entry);
       }
       const elapsed = Math.floor((now - entry.storedAt) / 1000);
-      return Promise.resolve({
+      return done({
         answer: entry,
         ttls: { offsets: ttlOffsets(entry), elapsed },
         source: "cache",
       });
     }
-    return this.#refresh(key, entry, query, layout, group, now);
+    this.#refresh(key, entry, query, layout, group, now).then(done, (error) => done(null, error));
   }
 
   /** The entry expired but may still be served stale: refresh first, serve stale on failure. */
@@ -142,7 +151,7 @@ export class Resolver {
       this.#background(key, entry);
       return this.#stale(entry);
     }
-    const fresh = await this.#raceRefresh(this.#fetch(key, query, layout, group, now));
+    const fresh = await this.#raceRefresh(this.#fetched(key, query, layout, group, now));
     if (fresh !== null && !isServfail(fresh.answer)) return fresh;
     entry.refreshFailedAt = performance.now();
     return this.#stale(entry);
@@ -173,7 +182,7 @@ export class Resolver {
     const route = this.#router().route(keyName(key));
     if (route.kind !== "forward") return;
     this.#metrics.cache("refresh");
-    this.#fetch(key, query, layout, route.group).then((resolution) => {
+    this.#fetched(key, query, layout, route.group, performance.now()).then((resolution) => {
       if (resolution === null || isServfail(resolution.answer)) {
         entry.refreshFailedAt = performance.now();
       }
@@ -186,28 +195,65 @@ export class Resolver {
     query: Uint8Array,
     layout: MessageLayout,
     group: UpstreamGroup,
-    now = performance.now(),
-  ): Promise<Resolution | null> {
-    const pending = this.#inFlight.get(key);
-    if (pending !== undefined) {
+    now: number,
+    done: ResolutionCallback,
+  ): void {
+    const waiting = this.#inFlight.get(key);
+    if (waiting !== undefined) {
       this.#metrics.cache("coalesced");
-      return pending;
+      waiting.push(done);
+      return;
     }
-    const done = () => this.#inFlight.delete(key);
-    const fetching = this.#forwarder.forward(query, layout, group, now).then(
-      (forwarded): Resolution | null => {
-        done();
-        if (forwarded === null) return null;
-        const answer = answerFromReply(forwarded.reply, forwarded.layout);
-        return this.#store(key, answer, forwarded.upstream);
-      },
-      (error) => {
-        done();
-        throw error;
-      },
-    );
-    this.#inFlight.set(key, fetching);
-    return fetching;
+    // In the map before forwarding starts: the forwarder may answer at once.
+    const waiters = [done];
+    this.#inFlight.set(key, waiters);
+    let settled = false;
+    const settle = (resolution: Resolution | null, error?: unknown) => {
+      if (settled) return;
+      settled = true;
+      this.#inFlight.delete(key);
+      for (const waiter of waiters) {
+        try {
+          waiter(resolution, error);
+        } catch (thrown) {
+          log.error("Answering a query failed: {error}", { error: thrown });
+        }
+      }
+    };
+    try {
+      this.#forwarder.forward(query, layout, group, now, (forwarded, error) => {
+        if (forwarded === null) return settle(null, error);
+        let resolution: Resolution;
+        try {
+          resolution = this.#store(
+            key,
+            answerFromReply(forwarded.reply, forwarded.layout),
+            forwarded.upstream,
+          );
+        } catch (thrown) {
+          return settle(null, thrown);
+        }
+        settle(resolution);
+      });
+    } catch (error) {
+      settle(null, error);
+    }
+  }
+
+  /** {@linkcode #fetch} as a promise, for the paths that wait on a timer too (stale, refresh). */
+  #fetched(
+    key: string,
+    query: Uint8Array,
+    layout: MessageLayout,
+    group: UpstreamGroup,
+    now: number,
+  ): Promise<Resolution | null> {
+    return new Promise((resolve, reject) => {
+      this.#fetch(key, query, layout, group, now, (resolution, error) => {
+        if (error === undefined) resolve(resolution);
+        else reject(error);
+      });
+    });
   }
 
   /**

@@ -175,12 +175,10 @@ export class ClientConnection implements TableEntry {
     }
     this.#inFlight++;
     this.#answering++;
-    handler.handle(query, { transport: "tcp", client: this.#conn.remoteAddr }).then(
+    handler.handle(
+      query,
+      { transport: "tcp", client: this.#conn.remoteAddr },
       (answer) => this.#answered(answer),
-      (error) => {
-        log.error("Query handling failed for {client}: {error}", { client: this.#client, error });
-        this.#answered(null);
-      },
     );
   }
 

@@ -143,27 +143,23 @@ export class UdpFrontend {
     return buildRefused(query, this.#maxUdpSize);
   }
 
-  /** Answers a query that holds a slot in flight until its answer is sent; never rejects. */
-  async #answer(query: Uint8Array, client: Deno.NetAddr): Promise<void> {
+  /** Answers a query that holds a slot in flight until its answer is sent. */
+  #answer(query: Uint8Array, client: Deno.NetAddr): void {
     this.#inFlight++;
-    let answer: Uint8Array | null = null;
-    try {
-      answer = await this.#handler.handle(query, { transport: "udp", client });
-    } catch (error) {
-      log.error("Query handling failed: {error}", { error });
-    }
-    if (answer === null || this.#closed) return this.#finished();
-    this.#listener.send(answer, client).then(() => this.#finished(), (error) => {
-      this.#sendFailed(error, client);
-      this.#finished();
+    this.#handler.handle(query, { transport: "udp", client }, (answer) => {
+      if (answer === null || this.#closed) return this.#finished();
+      this.#listener.send(answer, client).then(this.#finished, (error) => {
+        this.#sendFailed(error, client);
+        this.#finished();
+      });
     });
   }
 
   /** A query's slot is free again. */
-  #finished(): void {
+  readonly #finished = (): void => {
     this.#admission.inFlight.release();
     if (--this.#inFlight === 0 && this.#allAnswered !== null) this.#allAnswered();
-  }
+  };
 
   async #send(answer: Uint8Array | null, client: Deno.NetAddr): Promise<void> {
     if (answer === null || this.#closed) return;

@@ -30,6 +30,61 @@ export interface Exchanged {
   readonly rttMs: number;
 }
 
+/**
+ * Told the outcome of one query sent with {@linkcode DotConnection.send}:
+ * exactly one of its methods is called, once.
+ */
+export interface ReplyListener {
+  /**
+   * The matched reply arrived.
+   *
+   * @param reply The reply as received (see {@linkcode Exchanged.reply}).
+   * @param layout Its layout.
+   * @param rttMs Milliseconds from sending the query to its reply.
+   */
+  replied(reply: Uint8Array, layout: MessageLayout, rttMs: number): void;
+  /**
+   * The query failed.
+   *
+   * @param error An {@linkcode UpstreamError} ("timeout", "closed",
+   * "bad-reply", "rejected"...), or any other error when something broke.
+   */
+  failed(error: unknown): void;
+}
+
+/**
+ * Sends a framed query with `sender.send` and waits for the outcome: the
+ * promise form of {@linkcode ReplyListener}, for what is not on the hot
+ * path (health probes).
+ *
+ * @param sender A connection or an upstream.
+ * @param frame The framed query.
+ * @param layout The layout of its query.
+ * @param timeoutMs The attempt's deadline.
+ * @returns The matched reply.
+ * @throws {UpstreamError} On any failure, with its reason.
+ */
+export function exchange(
+  sender: {
+    send(
+      frame: Uint8Array,
+      layout: MessageLayout,
+      timeoutMs: number,
+      listener: ReplyListener,
+    ): void;
+  },
+  frame: Uint8Array,
+  layout: MessageLayout,
+  timeoutMs: number,
+): Promise<Exchanged> {
+  return new Promise<Exchanged>((resolve, reject) => {
+    sender.send(frame, layout, timeoutMs, {
+      replied: (reply, layout, rttMs) => resolve({ reply, layout, rttMs }),
+      failed: reject,
+    });
+  });
+}
+
 /** How to open a connection. */
 export interface DotConnectionOptions {
   readonly spec: UpstreamSpec;
@@ -50,8 +105,7 @@ interface Pending {
   query: Uint8Array;
   readonly layout: MessageLayout;
   readonly sentAt: number;
-  readonly resolve: (exchanged: Exchanged) => void;
-  readonly reject: (error: UpstreamError) => void;
+  readonly listener: ReplyListener;
   /** The attempt's deadline (performance.now() milliseconds). */
   readonly deadline: number;
   /** Set when the query timed out; its ID stays reserved until its late reply or the close. */
@@ -155,41 +209,42 @@ export class DotConnection {
   }
 
   /**
-   * Sends a framed query and waits for its reply.
+   * Sends a framed query; its listener learns the outcome. Callbacks rather
+   * than a promise: the forwarder's own object per query is the listener,
+   * so no promise or closure waits with the query for its reply (see
+   * forwarder.ts for what that buys).
    *
    * @param frame The framed query (length prefix first); its ID is overwritten.
    * @param layout The layout of the query in the frame.
    * @param timeoutMs How long to wait for the reply (the attempt's deadline).
-   * @returns The matched reply.
-   * @throws {UpstreamError} "timeout" when no reply comes in time, "closed"
-   * when the connection ends first, "bad-reply" when the answer does not match.
+   * @param listener Told the matched reply, or the failure: "timeout" when no
+   * reply comes in time, "closed" when the connection ends first (at once if
+   * it is closed already), "bad-reply" or "rejected" when the answer does
+   * not match.
    */
-  exchange(frame: Uint8Array, layout: MessageLayout, timeoutMs: number): Promise<Exchanged> {
+  send(frame: Uint8Array, layout: MessageLayout, timeoutMs: number, listener: ReplyListener): void {
     if (this.#closeReason !== null) {
-      return Promise.reject(new UpstreamError("closed", this.#label, this.#closeReason));
+      return listener.failed(new UpstreamError("closed", this.#label, this.#closeReason));
     }
     const id = this.#allocateId();
     setFrameId(frame, id);
     if (this.#inFlight === 0) clearTimeout(this.#idleTimer); // armed only while idle
-    return new Promise<Exchanged>((resolve, reject) => {
-      // Deadlines are checked by one sweep timer per connection rather than a
-      // timer per query: the profile showed timer creation and clearing at
-      // about 4 % of the CPU per query, and AbortSignal.timeout cost more.
-      const sentAt = performance.now();
-      const pending: Pending = {
-        query: frame.subarray(FRAME_PREFIX_LENGTH),
-        layout,
-        sentAt,
-        deadline: sentAt + timeoutMs,
-        resolve,
-        reject,
-        abandoned: false,
-      };
-      this.#pending.set(id, pending);
-      this.#inFlight++;
-      this.#sweepTimer ??= setInterval(() => this.#sweep(), SWEEP_INTERVAL_MS);
-      this.#writer.send(frame);
-    });
+    // Deadlines are checked by one sweep timer per connection rather than a
+    // timer per query: the profile showed timer creation and clearing at
+    // about 4 % of the CPU per query, and AbortSignal.timeout cost more.
+    const sentAt = performance.now();
+    const pending: Pending = {
+      query: frame.subarray(FRAME_PREFIX_LENGTH),
+      layout,
+      sentAt,
+      deadline: sentAt + timeoutMs,
+      listener,
+      abandoned: false,
+    };
+    this.#pending.set(id, pending);
+    this.#inFlight++;
+    this.#sweepTimer ??= setInterval(() => this.#sweep(), SWEEP_INTERVAL_MS);
+    this.#writer.send(frame);
   }
 
   /**
@@ -201,6 +256,11 @@ export class DotConnection {
   close(reason = "closed by the proxy"): void {
     if (this.#closeReason !== null) return;
     this.#closeReason = reason;
+    this.#shutDown(reason);
+  }
+
+  /** Closes the socket and fails the queries waiting; `#closeReason` is set already. */
+  #shutDown(reason: string): void {
     clearTimeout(this.#idleTimer);
     try {
       this.#conn.close();
@@ -209,12 +269,14 @@ export class DotConnection {
     }
     clearInterval(this.#sweepTimer);
     this.#sweepTimer = undefined;
-    for (const pending of this.#pending.values()) {
-      if (!pending.abandoned) pending.reject(new UpstreamError("closed", this.#label, reason));
-    }
+    const waiting = [...this.#pending.values()];
     this.#writer.stop();
     this.#pending.clear();
     this.#inFlight = 0;
+    // Told once the connection is closed for good: a listener may resend at once.
+    for (const pending of waiting) {
+      if (!pending.abandoned) this.#fail(pending, new UpstreamError("closed", this.#label, reason));
+    }
   }
 
   async #readLoop(): Promise<void> {
@@ -255,12 +317,13 @@ export class DotConnection {
       layout = parseMessage(message);
     } catch (error) {
       const detail = `malformed reply: ${(error as Error).message}`;
-      pending.reject(new UpstreamError("bad-reply", this.#label, detail, { cause: error }));
+      this.#fail(pending, new UpstreamError("bad-reply", this.#label, detail, { cause: error }));
       return;
     }
     const mismatch = replyMismatch(message, layout, pending.query, pending.layout);
     if (mismatch !== null) {
-      pending.reject(
+      this.#fail(
+        pending,
         new UpstreamError(
           isQuestionRejection(message, layout) ? "rejected" : "bad-reply",
           this.#label,
@@ -269,7 +332,11 @@ export class DotConnection {
       );
       return;
     }
-    pending.resolve({ reply: message, layout, rttMs: this.#lastReadAt - pending.sentAt });
+    try {
+      pending.listener.replied(message, layout, this.#lastReadAt - pending.sentAt);
+    } catch (error) {
+      log.error("{upstream}: handling a reply failed: {error}", { upstream: this.#label, error });
+    }
   }
 
   /** The query timed out: keep its ID reserved so a late reply cannot match a newer query. */
@@ -280,16 +347,38 @@ export class DotConnection {
     this.#inFlight--;
     this.#abandoned++;
     const waited = Math.round(performance.now() - pending.sentAt);
-    pending.reject(new UpstreamError("timeout", this.#label, `no answer within ${waited} ms`));
+    let closing: string | null = null;
     if (this.#lastReadAt < pending.sentAt) {
       // Nothing at all came back since this query went out: the connection
       // may be dead without a close (a route change, a silent middlebox), so
       // stop using it and let the other queries go out on a fresh one.
-      this.close(`no data for ${waited} ms; connection presumed dead`);
+      closing = `no data for ${waited} ms; connection presumed dead`;
     } else if (this.#abandoned > MAX_ABANDONED) {
-      this.close("too many unanswered queries");
+      closing = "too many unanswered queries";
     } else if (this.#inFlight === 0) {
       this.#armIdleTimer();
+    }
+    // The timed-out query hears first, so that its failure counts against
+    // the upstream's health before the others resend; the connection is
+    // marked closed already, so that its own retry goes elsewhere.
+    if (closing !== null) this.#closeReason = closing;
+    this.#fail(pending, new UpstreamError("timeout", this.#label, `no answer within ${waited} ms`));
+    if (closing !== null) this.#shutDown(closing);
+  }
+
+  /**
+   * Tells a query's listener that it failed. Listeners run inside the read
+   * loop and the timers, so one that throws (a bug further up) is logged
+   * here rather than allowed to end the connection for every other query.
+   */
+  #fail(pending: Pending, error: unknown): void {
+    try {
+      pending.listener.failed(error);
+    } catch (thrown) {
+      log.error("{upstream}: handling a failed query failed: {error}", {
+        upstream: this.#label,
+        error: thrown,
+      });
     }
   }
 

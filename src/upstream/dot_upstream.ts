@@ -14,7 +14,7 @@ import type { MessageLayout } from "../wire/message.ts";
 import { PROBE_QUERY_FRAME, PROBE_QUERY_LAYOUT } from "./probe_query.ts";
 import type { UpstreamSpec } from "../upstream_spec.ts";
 import { getLogger } from "../log.ts";
-import { DotConnection, type Exchanged } from "./dot_connection.ts";
+import { DotConnection, exchange, type ReplyListener } from "./dot_connection.ts";
 import { UpstreamHealth } from "./health.ts";
 import { UpstreamError } from "./upstream_error.ts";
 import type { Upstream } from "./upstream.ts";
@@ -92,24 +92,20 @@ export class DotUpstream implements Upstream {
   }
 
   /**
-   * Sends a framed query on a pooled connection and waits for its reply.
+   * Sends a framed query on a pooled connection.
    *
    * @param frame The framed query (see `buildUpstreamFrame`); its ID is overwritten.
    * @param layout Layout of the query in the frame.
    * @param timeoutMs The attempt's deadline, connecting included.
-   * @returns The matched reply.
-   * @throws {UpstreamError} On any failure, with its reason.
+   * @param listener Told the matched reply, or the failure as an
+   * {@linkcode UpstreamError} with its reason.
    */
-  exchange(
-    frame: Uint8Array,
-    layout: MessageLayout,
-    timeoutMs: number,
-  ): Promise<Exchanged> {
+  send(frame: Uint8Array, layout: MessageLayout, timeoutMs: number, listener: ReplyListener): void {
     // Nearly every query finds an open connection: hand it over without an
-    // extra async step; only the wait for a new connection needs one.
+    // async step; only the wait for a new connection needs one.
     const ready = this.#ready();
-    if (ready !== undefined) return ready.exchange(frame, layout, timeoutMs);
-    return this.#exchangeOnNew(frame, layout, timeoutMs);
+    if (ready !== undefined) return ready.send(frame, layout, timeoutMs, listener);
+    this.#sendOnNew(frame, layout, timeoutMs, listener);
   }
 
   /** Closes every connection and stops probing. */
@@ -139,19 +135,25 @@ export class DotUpstream implements Upstream {
   }
 
   /** No connection could take the query: open one and wait for it (within the deadline). */
-  async #exchangeOnNew(
+  async #sendOnNew(
     frame: Uint8Array,
     layout: MessageLayout,
     timeoutMs: number,
-  ): Promise<Exchanged> {
-    if (this.#closed) throw new UpstreamError("closed", this.label, "proxy shutting down");
-    if (this.#connections.length >= this.#maxConnections) {
-      throw new UpstreamError("busy", this.label, "every connection is full");
-    }
+    listener: ReplyListener,
+  ): Promise<void> {
     const started = performance.now();
-    const connection = await withTimeout(this.#connecting ??= this.#open(), timeoutMs, this.label);
+    let connection: DotConnection;
+    try {
+      if (this.#closed) throw new UpstreamError("closed", this.label, "proxy shutting down");
+      if (this.#connections.length >= this.#maxConnections) {
+        throw new UpstreamError("busy", this.label, "every connection is full");
+      }
+      connection = await withTimeout(this.#connecting ??= this.#open(), timeoutMs, this.label);
+    } catch (error) {
+      return listener.failed(error);
+    }
     const left = timeoutMs - (performance.now() - started);
-    return await connection.exchange(frame, layout, Math.max(left, 1));
+    connection.send(frame, layout, Math.max(left, 1), listener);
   }
 
   #open(): Promise<DotConnection> {
@@ -184,7 +186,7 @@ export class DotUpstream implements Upstream {
 
   async #probe(timeoutMs: number): Promise<void> {
     try {
-      await this.exchange(PROBE_QUERY_FRAME.slice(), PROBE_QUERY_LAYOUT, timeoutMs);
+      await exchange(this, PROBE_QUERY_FRAME.slice(), PROBE_QUERY_LAYOUT, timeoutMs);
     } catch (error) {
       if (error instanceof UpstreamError) this.metrics.failed(error.reason);
       throw error;

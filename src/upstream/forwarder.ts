@@ -9,7 +9,8 @@
 
 import type { MessageLayout } from "../wire/message.ts";
 import { buildUpstreamFrame } from "../wire/upstream_query.ts";
-import type { Exchanged } from "./dot_connection.ts";
+import type { Exchanged, ReplyListener } from "./dot_connection.ts";
+import type { Upstream } from "./upstream.ts";
 import type { UpstreamGroup } from "./upstream_group.ts";
 import { countsAgainstHealth, UpstreamError } from "./upstream_error.ts";
 
@@ -26,6 +27,13 @@ export interface ForwarderOptions {
   /** Deadline of one attempt, so that a stalled upstream leaves time for another. @default {2000} */
   readonly attemptTimeoutMs?: number;
 }
+
+/**
+ * Told the outcome of {@linkcode Forwarder.forward}, once: the reply, null
+ * when no upstream answered in time, or an error other than an upstream's
+ * failure (a bug), as `error`.
+ */
+export type ForwardCallback = (forwarded: Forwarded | null, error?: unknown) => void;
 
 /** Resends after a connection closed before its answer, per query. */
 const MAX_RESENDS_ON_CLOSE = 2;
@@ -50,55 +58,128 @@ export class Forwarder {
    * @param layout Its layout (exactly one question).
    * @param group The upstreams that serve this name.
    * @param now When the query arrived (`performance.now()`), where its deadline starts.
-   * @returns The first matching reply, or null when no upstream answered in time.
+   * @param done Told the first matching reply, or null when no upstream answered in time.
    */
-  async forward(
+  forward(
     query: Uint8Array,
     layout: MessageLayout,
     group: UpstreamGroup,
-    now = performance.now(),
-  ): Promise<Forwarded | null> {
-    const deadline = now + this.#timeoutMs;
-    const order = group.order();
-    const maxAttempts = 2 * order.length;
-    let frame = buildUpstreamFrame(query, layout);
-    let sent = 0;
-    let attempts = 0;
-    let resends = 0;
-    for (let i = 0; attempts < maxAttempts; i++) {
-      const upstream = order[i % order.length];
-      // Until the first attempt has been awaited, `now` is still the time.
-      const started = sent === 0 ? now : performance.now();
-      const remaining = deadline - started;
-      if (upstream === undefined || remaining <= 0) return null;
+    now: number,
+    done: ForwardCallback,
+  ): void {
+    const frame = buildUpstreamFrame(query, layout);
+    new Forwarding(frame, layout, group, now, now + this.#timeoutMs, this.#attemptTimeoutMs, done)
+      .next();
+  }
+}
+
+/**
+ * One query on its way through the upstreams: the attempts so far, and the
+ * listener of the attempt under way.
+ *
+ * One object per query, told the outcome by the connection itself, rather
+ * than an async function awaiting a promise per attempt: whatever waits for
+ * an upstream's reply outlives a young-generation collection or two, and
+ * each object that waits with it costs copying and promotion. With the
+ * handler, the resolver and the UDP frontend also waiting on callbacks
+ * instead of promises, pinned A/B runs (dnsperf -c 10 -q 200, unique names
+ * over UDP, 8 s, local Unbound over TLS, three runs each) went from 56-58k
+ * to 59-61k queries per second and from 17.1-17.6 to 16.0-16.7 CPU-ms per
+ * 1000 queries.
+ */
+class Forwarding implements ReplyListener {
+  readonly #layout: MessageLayout;
+  readonly #group: UpstreamGroup;
+  readonly #order: readonly Upstream[];
+  readonly #maxAttempts: number;
+  readonly #arrivedAt: number;
+  readonly #deadline: number;
+  readonly #attemptTimeoutMs: number;
+  readonly #done: ForwardCallback;
+  #frame: Uint8Array;
+  /** Index into the order of the upstream tried next (or now). */
+  #index = 0;
+  #sent = 0;
+  #attempts = 0;
+  #resends = 0;
+  /** The upstream of the attempt under way, and when it started. */
+  #upstream: Upstream | undefined;
+  #started = 0;
+
+  constructor(
+    frame: Uint8Array,
+    layout: MessageLayout,
+    group: UpstreamGroup,
+    arrivedAt: number,
+    deadline: number,
+    attemptTimeoutMs: number,
+    done: ForwardCallback,
+  ) {
+    this.#frame = frame;
+    this.#layout = layout;
+    this.#group = group;
+    this.#order = group.order();
+    this.#maxAttempts = 2 * this.#order.length;
+    this.#arrivedAt = arrivedAt;
+    this.#deadline = deadline;
+    this.#attemptTimeoutMs = attemptTimeoutMs;
+    this.#done = done;
+  }
+
+  /** Sends the next attempt, or tells the caller that none is left. */
+  next(): void {
+    const order = this.#order;
+    for (; this.#attempts < this.#maxAttempts; this.#index++) {
+      const upstream = order[this.#index % order.length];
+      // Until the first attempt is sent, the arrival time is still the time.
+      const started = this.#sent === 0 ? this.#arrivedAt : performance.now();
+      const remaining = this.#deadline - started;
+      if (upstream === undefined || remaining <= 0) return this.#done(null);
       if (!upstream.health.up) {
-        if (!order.some((candidate) => candidate.health.up)) return null;
+        if (!order.some((candidate) => candidate.health.up)) return this.#done(null);
         continue;
       }
       // A previous write of this frame may still be queued on another
       // connection with another ID in it: give each send its own copy.
-      if (sent++ > 0) frame = frame.slice();
-      const timeoutMs = Math.min(this.#attemptTimeoutMs, remaining);
-      const { metrics } = upstream;
-      metrics.sent.inc();
-      try {
-        const exchanged = await upstream.exchange(frame, layout, timeoutMs);
-        metrics.duration.observe(exchanged.rttMs / 1000);
-        group.recordRtt(upstream, exchanged.rttMs);
-        upstream.health.recordSuccess();
-        return { ...exchanged, upstream: upstream.label };
-      } catch (error) {
-        if (!(error instanceof UpstreamError)) throw error;
-        metrics.failed(error.reason);
-        if (error.reason === "closed" && resends++ < MAX_RESENDS_ON_CLOSE) {
-          i--; // the same upstream again, on a fresh connection
-          continue;
-        }
-        if (error.reason === "timeout") group.recordRtt(upstream, performance.now() - started);
-        if (countsAgainstHealth(error.reason)) upstream.health.recordFailure(error);
-        attempts++;
-      }
+      if (this.#sent++ > 0) this.#frame = this.#frame.slice();
+      this.#upstream = upstream;
+      this.#started = started;
+      upstream.metrics.sent.inc();
+      // The last step: the upstream may report a failure at once, which
+      // calls next() again.
+      return upstream.send(
+        this.#frame,
+        this.#layout,
+        Math.min(this.#attemptTimeoutMs, remaining),
+        this,
+      );
     }
-    return null;
+    this.#done(null);
+  }
+
+  /** The attempt's reply (see {@linkcode ReplyListener}). */
+  replied(reply: Uint8Array, layout: MessageLayout, rttMs: number): void {
+    const upstream = this.#upstream!;
+    upstream.metrics.duration.observe(rttMs / 1000);
+    this.#group.recordRtt(upstream, rttMs);
+    upstream.health.recordSuccess();
+    this.#done({ reply, layout, rttMs, upstream: upstream.label });
+  }
+
+  /** The attempt failed: resend, or try the next upstream (see {@linkcode ReplyListener}). */
+  failed(error: unknown): void {
+    if (!(error instanceof UpstreamError)) return this.#done(null, error);
+    const upstream = this.#upstream!;
+    upstream.metrics.failed(error.reason);
+    if (error.reason === "closed" && this.#resends++ < MAX_RESENDS_ON_CLOSE) {
+      return this.next(); // the same upstream again, on a fresh connection
+    }
+    if (error.reason === "timeout") {
+      this.#group.recordRtt(upstream, performance.now() - this.#started);
+    }
+    if (countsAgainstHealth(error.reason)) upstream.health.recordFailure(error);
+    this.#attempts++;
+    this.#index++;
+    this.next();
   }
 }

@@ -20,7 +20,7 @@ import { PROBE_QUERY_FRAME, PROBE_QUERY_LAYOUT } from "./probe_query.ts";
 import type { PlainUpstreamSpec } from "../upstream_spec.ts";
 import type { UpstreamSeries } from "../observability/proxy_metrics.ts";
 import { getLogger } from "../log.ts";
-import type { Exchanged } from "./dot_connection.ts";
+import type { Exchanged, ReplyListener } from "./dot_connection.ts";
 import { UpstreamHealth } from "./health.ts";
 import type { Upstream } from "./upstream.ts";
 import { UpstreamError } from "./upstream_error.ts";
@@ -62,6 +62,21 @@ export class PlainUpstream implements Upstream {
   /** Queries waiting for an answer. */
   get inFlight(): number {
     return this.#inFlight;
+  }
+
+  /**
+   * Sends a framed query; the listener is told the outcome of {@linkcode exchange}.
+   *
+   * @param frame A frame from `buildUpstreamFrame`.
+   * @param layout The layout of its query.
+   * @param timeoutMs The attempt's deadline.
+   * @param listener Told the matched reply, or the failure.
+   */
+  send(frame: Uint8Array, layout: MessageLayout, timeoutMs: number, listener: ReplyListener): void {
+    this.exchange(frame, layout, timeoutMs).then(
+      ({ reply, layout, rttMs }) => listener.replied(reply, layout, rttMs),
+      (error) => listener.failed(error),
+    );
   }
 
   /**

@@ -6,12 +6,12 @@
 
 import type { MessageLayout } from "../wire/message.ts";
 import type { UpstreamSeries } from "../observability/proxy_metrics.ts";
-import type { Exchanged } from "./dot_connection.ts";
+import type { ReplyListener } from "./dot_connection.ts";
 import type { UpstreamHealth } from "./health.ts";
 
 /**
  * An upstream resolver. All methods are safe to call concurrently; the
- * frame given to `exchange` must not change until the call returns.
+ * frame given to `send` must not change until its listener is told.
  */
 export interface Upstream {
   /** The upstream as configured, e.g. `1.1.1.1:853#cloudflare-dns.com` or `udp://10.96.0.10:53`. */
@@ -25,11 +25,10 @@ export interface Upstream {
   /** Queries sent and not answered yet, for metrics. */
   readonly inFlight: number;
   /**
-   * Sends a framed query (see `buildUpstreamFrame`) and waits for its matched reply.
-   *
-   * @throws {UpstreamError} On any failure, with its reason.
+   * Sends a framed query (see `buildUpstreamFrame`); the listener is told
+   * its matched reply, or the failure as an `UpstreamError` with its reason.
    */
-  exchange(frame: Uint8Array, layout: MessageLayout, timeoutMs: number): Promise<Exchanged>;
+  send(frame: Uint8Array, layout: MessageLayout, timeoutMs: number, listener: ReplyListener): void;
   /** Closes connections and stops probing. */
   close(): Promise<void>;
 }
