@@ -229,6 +229,7 @@ export class Resolver {
             key,
             answerFromReply(forwarded.reply, forwarded.layout),
             forwarded.upstream,
+            now,
           );
         } catch (thrown) {
           return settle(null, thrown);
@@ -260,13 +261,15 @@ export class Resolver {
    * Caches the answer if it may be cached (the cache keeps a copy). Its TTLs
    * are clamped in place first, so the client gets the octets the cache
    * keeps, without a TTL rewrite; an answer that is not kept is not copied.
+   * It is stored as of `now`, when its query arrived: earlier than the
+   * answer by the round trip, so it only expires that much sooner, and no
+   * clock is read per answer.
    */
-  #store(key: string, answer: Answer, upstream: string): Resolution {
+  #store(key: string, answer: Answer, upstream: string, now: number): Resolution {
     const fresh: Resolution = { answer, source: "upstream", upstream };
     if (this.#cache === null) return fresh;
     const ttl = cacheLifetime(answer, this.#bounds);
     if (ttl === null) return fresh;
-    const now = performance.now();
     if (isServfail(answer)) {
       // A SERVFAIL must not push out an answer that can still be served stale.
       const previous = this.#cache.get(key, now);

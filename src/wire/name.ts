@@ -151,6 +151,8 @@ export function writeCanonicalName(
 }
 
 const keyScratch = new Uint8Array(MAX_NAME_LENGTH);
+/** Views of the scratch by length, made once: `fromCharCode` needs one per key. */
+const keyViews: Uint8Array[] = [];
 
 /**
  * A checked name in lower case and wire form, as a string of one character
@@ -172,7 +174,8 @@ const keyScratch = new Uint8Array(MAX_NAME_LENGTH);
  */
 export function canonicalNameKey(message: Uint8Array, offset: number): string {
   const end = writeCanonicalName(message, offset, keyScratch, 0);
-  return String.fromCharCode.apply(null, keyScratch.subarray(0, end) as unknown as number[]);
+  const view = keyViews[end] ??= keyScratch.subarray(0, end);
+  return String.fromCharCode.apply(null, view as unknown as number[]);
 }
 
 /**

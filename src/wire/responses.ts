@@ -6,7 +6,7 @@
  * @module
  */
 
-import { allocateBytes } from "./byte_slab.ts";
+import { allocateBytes, copyRange } from "./byte_slab.ts";
 import { EDNS_OPTION, HEADER_LENGTH, MIN_UDP_PAYLOAD, RCODE } from "./constants.ts";
 import {
   COUNT_OFFSET,
@@ -208,7 +208,7 @@ export function buildClientResponse(
   response.set(message);
   response[0] = query[0]!; // ID
   response[1] = query[1]!;
-  response.set(query.subarray(HEADER_LENGTH, queryLayout.questionEnd), HEADER_LENGTH);
+  copyRange(query, HEADER_LENGTH, queryLayout.questionEnd, response, HEADER_LENGTH);
   response[3] = (response[3]! & 0xf0) | rcode;
   if (options.ttls) rewriteTtls(response, options.ttls);
   if (clientEdns) {

@@ -5,11 +5,11 @@
  * @module
  */
 
-import { allocateBytes } from "./byte_slab.ts";
+import { allocateBytes, copyRange } from "./byte_slab.ts";
 import { EDNS_OPTION, HEADER_LENGTH } from "./constants.ts";
 import { COUNT_OFFSET, FLAG2, FLAG3, writeU16 } from "./header.ts";
 import type { MessageLayout } from "./message.ts";
-import { OPT_HEADER_LENGTH, writeOptHeader } from "./edns.ts";
+import { OPT_HEADER_LENGTH, type OptFields, writeOptHeader } from "./edns.ts";
 
 /** Queries are padded to a multiple of this many octets (RFC 8467 §4.1). */
 export const PADDING_BLOCK = 128;
@@ -19,6 +19,10 @@ export const UPSTREAM_UDP_SIZE = 1232;
 
 /** Octets before the message in a frame: the RFC 1035 §4.2.2 length prefix. */
 export const FRAME_PREFIX_LENGTH = 2;
+
+/** The OPT record of an upstream query, without and with the DO bit. */
+const OPT_PLAIN: OptFields = { udpSize: UPSTREAM_UDP_SIZE, extendedRcode: 0, dnssecOk: false };
+const OPT_DNSSEC_OK: OptFields = { udpSize: UPSTREAM_UDP_SIZE, extendedRcode: 0, dnssecOk: true };
 
 /**
  * Builds the framed upstream query for a client query: the two-octet length
@@ -52,19 +56,18 @@ export function buildUpstreamFrame(query: Uint8Array, layout: MessageLayout): Ui
   const length = unpadded + padding;
   const frame = allocateBytes(FRAME_PREFIX_LENGTH + length);
   writeU16(frame, 0, length);
-  const message = frame.subarray(FRAME_PREFIX_LENGTH);
-  message[2] = query[2]! & FLAG2.RD;
-  message[3] = query[3]! & (FLAG3.AD | FLAG3.CD);
-  writeU16(message, COUNT_OFFSET.QD, 1);
-  writeU16(message, COUNT_OFFSET.AR, 1);
-  message.set(query.subarray(HEADER_LENGTH, layout.questionEnd), HEADER_LENGTH);
-  const options = writeOptHeader(message, layout.questionEnd, {
-    udpSize: UPSTREAM_UDP_SIZE,
-    extendedRcode: 0,
-    dnssecOk: layout.edns?.dnssecOk ?? false,
-  }, 4 + padding);
-  writeU16(message, options, EDNS_OPTION.PADDING);
-  writeU16(message, options + 2, padding); // padding octets stay 0x00 (RFC 7830 §3)
+  // Written at message offsets plus the prefix, rather than through a view
+  // of the message: one object fewer per query.
+  const at = FRAME_PREFIX_LENGTH;
+  frame[at + 2] = query[2]! & FLAG2.RD;
+  frame[at + 3] = query[3]! & (FLAG3.AD | FLAG3.CD);
+  writeU16(frame, at + COUNT_OFFSET.QD, 1);
+  writeU16(frame, at + COUNT_OFFSET.AR, 1);
+  copyRange(query, HEADER_LENGTH, layout.questionEnd, frame, at + HEADER_LENGTH);
+  const fields = layout.edns?.dnssecOk ? OPT_DNSSEC_OK : OPT_PLAIN;
+  const options = writeOptHeader(frame, at + layout.questionEnd, fields, 4 + padding);
+  writeU16(frame, options, EDNS_OPTION.PADDING);
+  writeU16(frame, options + 2, padding); // padding octets stay 0x00 (RFC 7830 §3)
   return frame;
 }
 
