@@ -225,16 +225,18 @@ export class QueryHandler {
       });
       return { response, source: "unreachable" };
     }
-    const response = buildClientResponse(resolution.answer, query, layout, {
-      ...options,
-      ...(resolution.ttls && { ttls: resolution.ttls }),
-      ...(resolution.error && { error: resolution.error }),
-    });
-    return {
-      response,
-      source: resolution.source,
-      ...(resolution.upstream !== undefined && { upstream: resolution.upstream }),
-    };
+    // An answer fresh from upstream (most of them) needs no extra options
+    // object, nor an outcome built by spreading.
+    const { ttls, error, source, upstream } = resolution;
+    const response = buildClientResponse(
+      resolution.answer,
+      query,
+      layout,
+      ttls === undefined && error === undefined
+        ? options
+        : { ...options, ...(ttls && { ttls }), ...(error && { error }) },
+    );
+    return upstream === undefined ? { response, source } : { response, source, upstream };
   }
 
   #refuse(

@@ -15,7 +15,7 @@
 import { copyBytes } from "../wire/byte_slab.ts";
 import { MAX_MESSAGE_SIZE } from "../wire/constants.ts";
 import type { Admission } from "../access/admission.ts";
-import { parseIp } from "../access/ip_address.ts";
+import { type IpAddress, parseIp } from "../access/ip_address.ts";
 import { buildAnyTruncated, buildRefused } from "../access/refusals.ts";
 import type { QueryHandler } from "../query_handler.ts";
 import { getLogger } from "../log.ts";
@@ -44,6 +44,9 @@ export class UdpFrontend {
   #allAnswered: (() => void) | null = null;
   #draining = false;
   #closed = false;
+  /** The last client address parsed, and its text. */
+  #lastHostname = "";
+  #lastAddress: IpAddress | null = null;
   /** Settles when the socket is closed and the receive loop has ended. */
   readonly done: Promise<void>;
 
@@ -114,7 +117,7 @@ export class UdpFrontend {
         continue;
       }
       if (this.#draining) continue;
-      const address = parseIp(client.hostname);
+      const address = this.#clientAddress(client.hostname);
       if (!this.#admission.allows(address) || !this.#admission.withinRate(address!)) continue;
       const query = copyBytes(datagram);
       const early = this.#answerEarly(query);
@@ -126,6 +129,18 @@ export class UdpFrontend {
         await this.#send(early, client);
       }
     }
+  }
+
+  /**
+   * The client's address, parsed once for a run of datagrams from the same
+   * client (the common case: a stub or a forwarder sending many queries).
+   */
+  #clientAddress(hostname: string): IpAddress | null {
+    if (hostname !== this.#lastHostname) {
+      this.#lastHostname = hostname;
+      this.#lastAddress = parseIp(hostname);
+    }
+    return this.#lastAddress;
   }
 
   /**

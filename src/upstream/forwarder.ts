@@ -162,7 +162,8 @@ class Forwarding implements ReplyListener {
     const upstream = this.#upstream!;
     upstream.metrics.duration.observe(rttMs / 1000);
     this.#group.recordRtt(upstream, rttMs);
-    upstream.health.recordSuccess();
+    // The reply's arrival time, known without reading the clock again.
+    upstream.health.recordSuccess(this.#started + rttMs);
     this.#done({ reply, layout, rttMs, upstream: upstream.label });
   }
 

@@ -69,10 +69,14 @@ export class UpstreamHealth {
     return this.#up && performance.now() - this.#lastSuccessAt < windowMs;
   }
 
-  /** An exchange succeeded. */
-  recordSuccess(): void {
+  /**
+   * An exchange succeeded.
+   *
+   * @param now When (performance.now() milliseconds).
+   */
+  recordSuccess(now = performance.now()): void {
     this.#failures = 0;
-    this.#lastSuccessAt = performance.now();
+    this.#lastSuccessAt = now;
   }
 
   /**
