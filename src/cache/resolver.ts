@@ -16,7 +16,7 @@ import {
   type ExtendedError,
   type TtlRewrite,
 } from "../wire/responses.ts";
-import type { Forwarder } from "../upstream/forwarder.ts";
+import type { Forwarded, Forwarder, ForwardListener } from "../upstream/forwarder.ts";
 import type { UpstreamGroup } from "../upstream/upstream_group.ts";
 import type { Router } from "../routing/router.ts";
 import { getLogger } from "../log.ts";
@@ -81,8 +81,11 @@ export class Resolver {
   readonly #cache: DnsCache | null;
   readonly #bounds: TtlBounds;
   readonly #staleAfterMs: number;
-  /** Upstream exchanges in flight by cache key, and who waits for each (identical queries share one). */
-  readonly #inFlight = new Map<string, ResolutionCallback[]>();
+  /** Upstream exchanges in flight by cache key (identical queries share one). */
+  readonly #inFlight = new Map<string, Fetch>();
+  /** {@linkcode #store}, for the exchanges in flight to call. */
+  readonly #storeAnswer: StoreAnswer = (key, answer, upstream, now) =>
+    this.#store(key, answer, upstream, now);
 
   /** @param options Forwarder, cache and timers. */
   constructor(options: ResolverOptions) {
@@ -198,46 +201,18 @@ export class Resolver {
     now: number,
     done: ResolutionCallback,
   ): void {
-    const waiting = this.#inFlight.get(key);
-    if (waiting !== undefined) {
+    const inFlight = this.#inFlight.get(key);
+    if (inFlight !== undefined) {
       this.#metrics.cache("coalesced");
-      waiting.push(done);
-      return;
+      return inFlight.join(done);
     }
+    const fetch = new Fetch(key, now, done, this.#inFlight, this.#storeAnswer);
     // In the map before forwarding starts: the forwarder may answer at once.
-    const waiters = [done];
-    this.#inFlight.set(key, waiters);
-    let settled = false;
-    const settle = (resolution: Resolution | null, error?: unknown) => {
-      if (settled) return;
-      settled = true;
-      this.#inFlight.delete(key);
-      for (const waiter of waiters) {
-        try {
-          waiter(resolution, error);
-        } catch (thrown) {
-          log.error("Answering a query failed: {error}", { error: thrown });
-        }
-      }
-    };
+    this.#inFlight.set(key, fetch);
     try {
-      this.#forwarder.forward(query, layout, group, now, (forwarded, error) => {
-        if (forwarded === null) return settle(null, error);
-        let resolution: Resolution;
-        try {
-          resolution = this.#store(
-            key,
-            answerFromReply(forwarded.reply, forwarded.layout),
-            forwarded.upstream,
-            now,
-          );
-        } catch (thrown) {
-          return settle(null, thrown);
-        }
-        settle(resolution);
-      });
+      this.#forwarder.forward(query, layout, group, now, fetch);
     } catch (error) {
-      settle(null, error);
+      fetch.settle(null, error);
     }
   }
 
@@ -302,4 +277,77 @@ function stale(entry: CacheEntry): Resolution {
     error: { code: nxdomain ? EDE_CODE.STALE_NXDOMAIN_ANSWER : EDE_CODE.STALE_ANSWER },
     source: "stale",
   };
+}
+
+/** Caches an answer if it may be, and returns the resolution to give to the waiting queries. */
+type StoreAnswer = (key: string, answer: Answer, upstream: string, now: number) => Resolution;
+
+/**
+ * One upstream exchange in flight for a cache key: it has the answer
+ * cached, and tells every query that waits for it.
+ *
+ * An object rather than closures and an array of callbacks: it waits as
+ * long as the upstream takes, and each object that waits costs a copy in
+ * the young generation, or a promotion (see forwarder.ts).
+ */
+class Fetch implements ForwardListener {
+  readonly #key: string;
+  readonly #now: number;
+  readonly #first: ResolutionCallback;
+  /** Queries that joined after the first (coalesced); usually none. */
+  #more: ResolutionCallback[] | null = null;
+  readonly #inFlight: Map<string, Fetch>;
+  readonly #store: StoreAnswer;
+  #settled = false;
+
+  constructor(
+    key: string,
+    now: number,
+    first: ResolutionCallback,
+    inFlight: Map<string, Fetch>,
+    store: StoreAnswer,
+  ) {
+    this.#key = key;
+    this.#now = now;
+    this.#first = first;
+    this.#inFlight = inFlight;
+    this.#store = store;
+  }
+
+  /** Another query for the same key waits for this exchange. */
+  join(done: ResolutionCallback): void {
+    (this.#more ??= []).push(done);
+  }
+
+  /** The forwarder's outcome (see {@linkcode ForwardListener}). */
+  forwarded(forwarded: Forwarded | null, error?: unknown): void {
+    if (forwarded === null) return this.settle(null, error);
+    let resolution: Resolution;
+    try {
+      const answer = answerFromReply(forwarded.reply, forwarded.layout);
+      resolution = this.#store(this.#key, answer, forwarded.upstream, this.#now);
+    } catch (thrown) {
+      return this.settle(null, thrown);
+    }
+    this.settle(resolution);
+  }
+
+  /** Ends the exchange and tells every waiting query, once. */
+  settle(resolution: Resolution | null, error?: unknown): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    this.#inFlight.delete(this.#key);
+    tell(this.#first, resolution, error);
+    if (this.#more === null) return;
+    for (const done of this.#more) tell(done, resolution, error);
+  }
+}
+
+/** Calls a waiting query's callback; one that throws (a bug) must not keep the others waiting. */
+function tell(done: ResolutionCallback, resolution: Resolution | null, error: unknown): void {
+  try {
+    done(resolution, error);
+  } catch (thrown) {
+    log.error("Answering a query failed: {error}", { error: thrown });
+  }
 }

@@ -98,11 +98,13 @@ export interface DotConnectionOptions {
 
 interface Pending {
   /**
-   * The query as sent, to match its reply against; let go when the query is
-   * abandoned, since it may share a slab (see `byte_slab.ts`) that up to
-   * MAX_ABANDONED late replies would otherwise keep alive.
+   * The frame as sent, to match the reply against its query (the frame
+   * itself rather than a view of the query in it: one object fewer per
+   * query); let go when the query is abandoned, since it may share a slab
+   * (see `byte_slab.ts`) that up to MAX_ABANDONED late replies would
+   * otherwise keep alive.
    */
-  query: Uint8Array;
+  frame: Uint8Array;
   readonly layout: MessageLayout;
   readonly sentAt: number;
   readonly listener: ReplyListener;
@@ -113,7 +115,7 @@ interface Pending {
 }
 
 /** What an abandoned query keeps instead of its bytes. */
-const NO_QUERY = new Uint8Array(0);
+const NO_FRAME = new Uint8Array(0);
 
 /** How often pending queries are checked against their deadlines. */
 const SWEEP_INTERVAL_MS = 50;
@@ -234,7 +236,7 @@ export class DotConnection {
     // about 4 % of the CPU per query, and AbortSignal.timeout cost more.
     const sentAt = performance.now();
     const pending: Pending = {
-      query: frame.subarray(FRAME_PREFIX_LENGTH),
+      frame,
       layout,
       sentAt,
       deadline: sentAt + timeoutMs,
@@ -320,7 +322,13 @@ export class DotConnection {
       this.#fail(pending, new UpstreamError("bad-reply", this.#label, detail, { cause: error }));
       return;
     }
-    const mismatch = replyMismatch(message, layout, pending.query, pending.layout);
+    const mismatch = replyMismatch(
+      message,
+      layout,
+      pending.frame,
+      pending.layout,
+      FRAME_PREFIX_LENGTH,
+    );
     if (mismatch !== null) {
       this.#fail(
         pending,
@@ -343,7 +351,7 @@ export class DotConnection {
   #abandon(id: number, pending: Pending): void {
     if (this.#pending.get(id) !== pending) return;
     pending.abandoned = true;
-    pending.query = NO_QUERY;
+    pending.frame = NO_FRAME;
     this.#inFlight--;
     this.#abandoned++;
     const waited = Math.round(performance.now() - pending.sentAt);

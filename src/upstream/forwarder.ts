@@ -28,12 +28,14 @@ export interface ForwarderOptions {
   readonly attemptTimeoutMs?: number;
 }
 
-/**
- * Told the outcome of {@linkcode Forwarder.forward}, once: the reply, null
- * when no upstream answered in time, or an error other than an upstream's
- * failure (a bug), as `error`.
- */
-export type ForwardCallback = (forwarded: Forwarded | null, error?: unknown) => void;
+/** Told the outcome of {@linkcode Forwarder.forward}, once. */
+export interface ForwardListener {
+  /**
+   * @param forwarded The reply, or null when no upstream answered in time.
+   * @param error Set when something other than an upstream failed (a bug).
+   */
+  forwarded(forwarded: Forwarded | null, error?: unknown): void;
+}
 
 /** Resends after a connection closed before its answer, per query. */
 const MAX_RESENDS_ON_CLOSE = 2;
@@ -58,17 +60,25 @@ export class Forwarder {
    * @param layout Its layout (exactly one question).
    * @param group The upstreams that serve this name.
    * @param now When the query arrived (`performance.now()`), where its deadline starts.
-   * @param done Told the first matching reply, or null when no upstream answered in time.
+   * @param listener Told the first matching reply, or null when no upstream answered in time.
    */
   forward(
     query: Uint8Array,
     layout: MessageLayout,
     group: UpstreamGroup,
     now: number,
-    done: ForwardCallback,
+    listener: ForwardListener,
   ): void {
     const frame = buildUpstreamFrame(query, layout);
-    new Forwarding(frame, layout, group, now, now + this.#timeoutMs, this.#attemptTimeoutMs, done)
+    new Forwarding(
+      frame,
+      layout,
+      group,
+      now,
+      now + this.#timeoutMs,
+      this.#attemptTimeoutMs,
+      listener,
+    )
       .next();
   }
 }
@@ -95,7 +105,7 @@ class Forwarding implements ReplyListener {
   readonly #arrivedAt: number;
   readonly #deadline: number;
   readonly #attemptTimeoutMs: number;
-  readonly #done: ForwardCallback;
+  readonly #listener: ForwardListener;
   #frame: Uint8Array;
   /** Index into the order of the upstream tried next (or now). */
   #index = 0;
@@ -113,7 +123,7 @@ class Forwarding implements ReplyListener {
     arrivedAt: number,
     deadline: number,
     attemptTimeoutMs: number,
-    done: ForwardCallback,
+    listener: ForwardListener,
   ) {
     this.#frame = frame;
     this.#layout = layout;
@@ -123,7 +133,7 @@ class Forwarding implements ReplyListener {
     this.#arrivedAt = arrivedAt;
     this.#deadline = deadline;
     this.#attemptTimeoutMs = attemptTimeoutMs;
-    this.#done = done;
+    this.#listener = listener;
   }
 
   /** Sends the next attempt, or tells the caller that none is left. */
@@ -134,9 +144,9 @@ class Forwarding implements ReplyListener {
       // Until the first attempt is sent, the arrival time is still the time.
       const started = this.#sent === 0 ? this.#arrivedAt : performance.now();
       const remaining = this.#deadline - started;
-      if (upstream === undefined || remaining <= 0) return this.#done(null);
+      if (upstream === undefined || remaining <= 0) return this.#listener.forwarded(null);
       if (!upstream.health.up) {
-        if (!order.some((candidate) => candidate.health.up)) return this.#done(null);
+        if (!order.some((candidate) => candidate.health.up)) return this.#listener.forwarded(null);
         continue;
       }
       // A previous write of this frame may still be queued on another
@@ -154,7 +164,7 @@ class Forwarding implements ReplyListener {
         this,
       );
     }
-    this.#done(null);
+    this.#listener.forwarded(null);
   }
 
   /** The attempt's reply (see {@linkcode ReplyListener}). */
@@ -164,12 +174,12 @@ class Forwarding implements ReplyListener {
     this.#group.recordRtt(upstream, rttMs);
     // The reply's arrival time, known without reading the clock again.
     upstream.health.recordSuccess(this.#started + rttMs);
-    this.#done({ reply, layout, rttMs, upstream: upstream.label });
+    this.#listener.forwarded({ reply, layout, rttMs, upstream: upstream.label });
   }
 
   /** The attempt failed: resend, or try the next upstream (see {@linkcode ReplyListener}). */
   failed(error: unknown): void {
-    if (!(error instanceof UpstreamError)) return this.#done(null, error);
+    if (!(error instanceof UpstreamError)) return this.#listener.forwarded(null, error);
     const upstream = this.#upstream!;
     upstream.metrics.failed(error.reason);
     if (error.reason === "closed" && this.#resends++ < MAX_RESENDS_ON_CLOSE) {

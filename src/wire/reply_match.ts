@@ -22,6 +22,8 @@ import { namesEqual } from "./name.ts";
  * @param replyLayout Its layout.
  * @param query The query that was sent (with exactly one question).
  * @param queryLayout Its layout.
+ * @param queryStart Where the query starts in `query` (e.g. after a length
+ * prefix): its name, the first of the message, holds no pointer to resolve.
  * @returns A short reason, or null when the reply matches.
  */
 export function replyMismatch(
@@ -29,13 +31,14 @@ export function replyMismatch(
   replyLayout: MessageLayout,
   query: Uint8Array,
   queryLayout: MessageLayout,
+  queryStart = 0,
 ): string | null {
   if (!isResponse(reply)) return "QR bit not set";
   if (replyLayout.questionCount !== 1) return "no question";
   if (
     replyLayout.qtype !== queryLayout.qtype || replyLayout.qclass !== queryLayout.qclass ||
     replyLayout.questionEnd !== queryLayout.questionEnd ||
-    !namesEqual(reply, HEADER_LENGTH, query, HEADER_LENGTH)
+    !namesEqual(reply, HEADER_LENGTH, query, queryStart + HEADER_LENGTH)
   ) {
     return "question differs from the query";
   }
