@@ -24,7 +24,7 @@ import {
   udpPayloadLimit,
 } from "./wire/responses.ts";
 import { buildIdServerAnswer, isIdServerQuery } from "./wire/local_answers.ts";
-import type { Resolution, Resolver } from "./cache/resolver.ts";
+import type { Resolution, ResolutionListener, Resolver } from "./cache/resolver.ts";
 import type { Router } from "./routing/router.ts";
 import { buildLocalAnswer } from "./routing/local_zones.ts";
 import { type ProxyMetrics, rcodeName, typeName } from "./observability/proxy_metrics.ts";
@@ -64,13 +64,15 @@ interface Outcome {
   readonly upstream?: string;
 }
 
-/**
- * Told the answer to a query, once: null when the message must be dropped
- * (too short to have a header, or itself a response: answering those could
- * loop), or when answering it failed (logged). It may be called before
- * `handle` returns.
- */
-export type AnswerCallback = (answer: Uint8Array | null) => void;
+/** Told the answer to a query, once; it may be told before `handle` returns. */
+export interface AnswerListener {
+  /**
+   * @param answer The answer; null when the message must be dropped (too
+   * short to have a header, or itself a response: answering those could
+   * loop), or when answering it failed (logged).
+   */
+  answered(answer: Uint8Array | null): void;
+}
 
 /** Turns a client query into the answer to send back. */
 export class QueryHandler {
@@ -94,11 +96,11 @@ export class QueryHandler {
    *
    * @param query The message as received.
    * @param context Transport and client.
-   * @param done Told the answer, or null when the message is dropped.
+   * @param listener Told the answer, or null when the message is dropped.
    */
-  handle(query: Uint8Array, context: QueryContext, done: AnswerCallback): void {
-    // A callback, not a promise: the one closure that waits for the
-    // resolver is all a forwarded query keeps here (see forwarder.ts).
+  handle(query: Uint8Array, context: QueryContext, listener: AnswerListener): void {
+    // A listener, not a promise: one object (a ResolverWait) is all that a
+    // forwarded query keeps waiting here (see forwarder.ts for why).
     const started = performance.now();
     let answer: Uint8Array | null;
     try {
@@ -115,15 +117,15 @@ export class QueryHandler {
           problem = (error as Error).message;
         }
         if (layout?.questionCount === 1) this.#metrics.request(context.transport, layout.qtype);
-        const outcome = this.#answer(query, layout, problem, context, started, done);
-        if (outcome === undefined) return; // the resolver calls `done`
+        const outcome = this.#answer(query, layout, problem, context, started, listener);
+        if (outcome === undefined) return; // the resolver tells the listener
         answer = this.#finish(query, layout, context, outcome, started);
       }
     } catch (error) {
       log.error("Query handling failed: {error}", { error });
       answer = null;
     }
-    done(answer);
+    listener.answered(answer);
   }
 
   /** Counts and logs the outcome; returns the response to send. */
@@ -142,14 +144,14 @@ export class QueryHandler {
     return response;
   }
 
-  /** The outcome, or undefined when the query went to the resolver, which calls `done`. */
+  /** The outcome, or undefined when the query went to the resolver, which tells `listener`. */
   #answer(
     query: Uint8Array,
     layout: MessageLayout | null,
     problem: string,
     context: QueryContext,
     now: number,
-    done: AnswerCallback,
+    listener: AnswerListener,
   ): Outcome | undefined {
     if (getOpcode(query) !== OPCODE_QUERY) {
       return this.#refuse(
@@ -178,12 +180,10 @@ export class QueryHandler {
         `EDNS version ${version}`,
       );
     }
-    const options: ResponseOptions = {
-      limit: context.transport === "udp"
-        ? udpPayloadLimit(layout, this.#maxUdpSize)
-        : MAX_MESSAGE_SIZE,
-      maxUdpSize: this.#maxUdpSize,
-    };
+    const limit = context.transport === "udp"
+      ? udpPayloadLimit(layout, this.#maxUdpSize)
+      : MAX_MESSAGE_SIZE;
+    const options: ResponseOptions = { limit, maxUdpSize: this.#maxUdpSize };
     if (isIdServerQuery(query, layout)) {
       const message = buildIdServerAnswer(query, layout);
       const answer = { message, questionEnd: layout.questionEnd, extendedRcode: 0, errors: [] };
@@ -196,21 +196,27 @@ export class QueryHandler {
       const answer = { message, questionEnd: layout.questionEnd, extendedRcode: 0, errors: [] };
       return { response: buildClientResponse(answer, query, layout, options), source: "local" };
     }
-    this.#resolver.resolve(query, layout, name, route.group, now, (resolution, error) => {
-      let answer: Uint8Array | null = null;
-      if (error !== undefined) {
-        log.error("Query handling failed: {error}", { error });
-      } else {
-        try {
-          const outcome = this.#fromResolution(query, layout, options, resolution);
-          answer = this.#finish(query, layout, context, outcome, now);
-        } catch (thrown) {
-          log.error("Query handling failed: {error}", { error: thrown });
-        }
-      }
-      done(answer);
-    });
+    const wait = new ResolverWait(query, layout, context, now, limit, listener, this.#resolved);
+    this.#resolver.resolve(query, layout, name, route.group, now, wait);
   }
+
+  /** The resolver's outcome for a query: build, count and hand over its answer. */
+  readonly #resolved = (wait: ResolverWait, resolution: Resolution | null, error: unknown) => {
+    let answer: Uint8Array | null = null;
+    if (error !== undefined) {
+      log.error("Query handling failed: {error}", { error });
+    } else {
+      try {
+        const { query, layout } = wait;
+        const options = { limit: wait.limit, maxUdpSize: this.#maxUdpSize };
+        const outcome = this.#fromResolution(query, layout, options, resolution);
+        answer = this.#finish(query, layout, wait.context, outcome, wait.started);
+      } catch (thrown) {
+        log.error("Query handling failed: {error}", { error: thrown });
+      }
+    }
+    wait.listener.answered(answer);
+  };
 
   #fromResolution(
     query: Uint8Array,
@@ -289,5 +295,32 @@ export class QueryHandler {
         duration_ms: Math.round(seconds * 10000) / 10,
       },
     );
+  }
+}
+
+/**
+ * A query waiting for the resolver: what its answer is built from. One
+ * object rather than a closure and an options object: it waits as long as
+ * the upstream takes (see forwarder.ts for why that matters).
+ */
+class ResolverWait implements ResolutionListener {
+  constructor(
+    readonly query: Uint8Array,
+    readonly layout: MessageLayout,
+    readonly context: QueryContext,
+    readonly started: number,
+    /** Largest response the client may get. */
+    readonly limit: number,
+    readonly listener: AnswerListener,
+    readonly onResolved: (
+      wait: ResolverWait,
+      resolution: Resolution | null,
+      error: unknown,
+    ) => void,
+  ) {}
+
+  /** See {@linkcode ResolutionListener}. */
+  resolved(resolution: Resolution | null, error?: unknown): void {
+    this.onResolved(this, resolution, error);
   }
 }

@@ -44,12 +44,16 @@ export interface Resolution {
 }
 
 /**
- * Told the outcome of {@linkcode Resolver.resolve}, once: the answer, null
- * when no upstream answered and nothing stale is left, or an unexpected
- * error (a bug) as `error`. It may be called before `resolve` returns (a
- * cache hit).
+ * Told the outcome of {@linkcode Resolver.resolve}, once; it may be told
+ * before `resolve` returns (a cache hit).
  */
-export type ResolutionCallback = (resolution: Resolution | null, error?: unknown) => void;
+export interface ResolutionListener {
+  /**
+   * @param resolution The answer, or null when no upstream answered and nothing stale is left.
+   * @param error Set when something broke (a bug).
+   */
+  resolved(resolution: Resolution | null, error?: unknown): void;
+}
 
 /** Settings of the resolver. */
 export interface ResolverOptions {
@@ -105,7 +109,7 @@ export class Resolver {
    * @param name Its name key (`canonicalNameKey`), computed once for routing and caching.
    * @param group The upstreams that serve its name.
    * @param now When the query arrived (`performance.now()`).
-   * @param done Told the answer (at once on a hit).
+   * @param listener Told the answer (at once on a hit).
    */
   resolve(
     query: Uint8Array,
@@ -113,15 +117,15 @@ export class Resolver {
     name: string,
     group: UpstreamGroup,
     now: number,
-    done: ResolutionCallback,
+    listener: ResolutionListener,
   ): void {
-    // Callbacks, not promises: the hit and the miss (nearly every query)
+    // A listener, not promises: the hit and the miss (nearly every query)
     // take no promise step; only the expired entry needs them (#refresh).
     const key = cacheKey(name, query, layout);
     const entry = this.#cache?.get(key, now);
     if (entry === undefined) {
       this.#metrics.cache("miss");
-      return this.#fetch(key, query, layout, group, now, done);
+      return this.#fetch(key, query, layout, group, now, listener);
     }
     const expiresAt = entry.storedAt + entry.ttl * 1000;
     if (now < expiresAt) {
@@ -131,13 +135,16 @@ export class Resolver {
         this.#background(key, entry);
       }
       const elapsed = Math.floor((now - entry.storedAt) / 1000);
-      return done({
+      return listener.resolved({
         answer: entry,
         ttls: { offsets: ttlOffsets(entry), elapsed },
         source: "cache",
       });
     }
-    this.#refresh(key, entry, query, layout, group, now).then(done, (error) => done(null, error));
+    this.#refresh(key, entry, query, layout, group, now).then(
+      (resolution) => listener.resolved(resolution),
+      (error) => listener.resolved(null, error),
+    );
   }
 
   /** The entry expired but may still be served stale: refresh first, serve stale on failure. */
@@ -199,14 +206,14 @@ export class Resolver {
     layout: MessageLayout,
     group: UpstreamGroup,
     now: number,
-    done: ResolutionCallback,
+    listener: ResolutionListener,
   ): void {
     const inFlight = this.#inFlight.get(key);
     if (inFlight !== undefined) {
       this.#metrics.cache("coalesced");
-      return inFlight.join(done);
+      return inFlight.join(listener);
     }
-    const fetch = new Fetch(key, now, done, this.#inFlight, this.#storeAnswer);
+    const fetch = new Fetch(key, now, listener, this.#inFlight, this.#storeAnswer);
     // In the map before forwarding starts: the forwarder may answer at once.
     this.#inFlight.set(key, fetch);
     try {
@@ -225,9 +232,8 @@ export class Resolver {
     now: number,
   ): Promise<Resolution | null> {
     return new Promise((resolve, reject) => {
-      this.#fetch(key, query, layout, group, now, (resolution, error) => {
-        if (error === undefined) resolve(resolution);
-        else reject(error);
+      this.#fetch(key, query, layout, group, now, {
+        resolved: (resolution, error) => error === undefined ? resolve(resolution) : reject(error),
       });
     });
   }
@@ -293,9 +299,9 @@ type StoreAnswer = (key: string, answer: Answer, upstream: string, now: number) 
 class Fetch implements ForwardListener {
   readonly #key: string;
   readonly #now: number;
-  readonly #first: ResolutionCallback;
+  readonly #first: ResolutionListener;
   /** Queries that joined after the first (coalesced); usually none. */
-  #more: ResolutionCallback[] | null = null;
+  #more: ResolutionListener[] | null = null;
   readonly #inFlight: Map<string, Fetch>;
   readonly #store: StoreAnswer;
   #settled = false;
@@ -303,7 +309,7 @@ class Fetch implements ForwardListener {
   constructor(
     key: string,
     now: number,
-    first: ResolutionCallback,
+    first: ResolutionListener,
     inFlight: Map<string, Fetch>,
     store: StoreAnswer,
   ) {
@@ -315,8 +321,8 @@ class Fetch implements ForwardListener {
   }
 
   /** Another query for the same key waits for this exchange. */
-  join(done: ResolutionCallback): void {
-    (this.#more ??= []).push(done);
+  join(listener: ResolutionListener): void {
+    (this.#more ??= []).push(listener);
   }
 
   /** The forwarder's outcome (see {@linkcode ForwardListener}). */
@@ -339,14 +345,14 @@ class Fetch implements ForwardListener {
     this.#inFlight.delete(this.#key);
     tell(this.#first, resolution, error);
     if (this.#more === null) return;
-    for (const done of this.#more) tell(done, resolution, error);
+    for (const listener of this.#more) tell(listener, resolution, error);
   }
 }
 
-/** Calls a waiting query's callback; one that throws (a bug) must not keep the others waiting. */
-function tell(done: ResolutionCallback, resolution: Resolution | null, error: unknown): void {
+/** Tells a waiting query; one that throws (a bug) must not keep the others waiting. */
+function tell(listener: ResolutionListener, resolution: Resolution | null, error: unknown): void {
   try {
-    done(resolution, error);
+    listener.resolved(resolution, error);
   } catch (thrown) {
     log.error("Answering a query failed: {error}", { error: thrown });
   }

@@ -24,7 +24,7 @@ import { CoalescingWriter, StalledWriteError } from "../framing/coalescing_write
 import type { Admission } from "../access/admission.ts";
 import type { IpAddress } from "../access/ip_address.ts";
 import { buildRefused } from "../access/refusals.ts";
-import type { QueryHandler } from "../query_handler.ts";
+import type { AnswerListener, QueryContext, QueryHandler } from "../query_handler.ts";
 import { getLogger } from "../log.ts";
 import type { TableEntry } from "./tcp_connection_table.ts";
 
@@ -49,10 +49,12 @@ export interface ClientConnectionOptions {
 }
 
 /** A client's TCP connection. */
-export class ClientConnection implements TableEntry {
+export class ClientConnection implements TableEntry, AnswerListener {
   readonly #conn: Deno.TcpConn;
   readonly #options: ClientConnectionOptions;
   readonly #client: string;
+  /** What the handler learns of every query on this connection. */
+  readonly #context: QueryContext;
   /** Queries being answered or whose answers are not written yet; the connection closes only when none is left. */
   #inFlight = 0;
   /** Queries waiting for their answer from the handler. */
@@ -75,6 +77,7 @@ export class ClientConnection implements TableEntry {
     this.#conn = conn;
     this.#options = options;
     this.#client = `${conn.remoteAddr.hostname}:${conn.remoteAddr.port}`;
+    this.#context = { transport: "tcp", client: conn.remoteAddr };
   }
 
   /** True when no query is in flight (a connection still reading its first byte is idle). */
@@ -175,19 +178,19 @@ export class ClientConnection implements TableEntry {
     }
     this.#inFlight++;
     this.#answering++;
-    handler.handle(
-      query,
-      { transport: "tcp", client: this.#conn.remoteAddr },
-      (answer) => this.#answered(answer),
-    );
+    handler.handle(query, this.#context, this);
   }
 
   /**
    * A query has its answer: queue it. Its slot (here and proxy-wide) stays
    * taken until the answer is written, so a client that does not read holds
-   * at most its cap of answers in memory.
+   * at most its cap of answers in memory. Answers need not come in the
+   * order of their queries (RFC 7766 §7), so the connection itself is every
+   * query's listener.
+   *
+   * @param answer The answer, or null when there is none to send.
    */
-  #answered(answer: Uint8Array | null): void {
+  answered(answer: Uint8Array | null): void {
     this.#answering--;
     if (answer === null || this.#closed) return this.#settled(1);
     this.#writer!.send(frame(answer));

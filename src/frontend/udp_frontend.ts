@@ -17,7 +17,7 @@ import { MAX_MESSAGE_SIZE } from "../wire/constants.ts";
 import type { Admission } from "../access/admission.ts";
 import { type IpAddress, parseIp } from "../access/ip_address.ts";
 import { buildAnyTruncated, buildRefused } from "../access/refusals.ts";
-import type { QueryHandler } from "../query_handler.ts";
+import type { AnswerListener, QueryContext, QueryHandler } from "../query_handler.ts";
 import { getLogger } from "../log.ts";
 
 const log = getLogger("udp");
@@ -161,14 +161,18 @@ export class UdpFrontend {
   /** Answers a query that holds a slot in flight until its answer is sent. */
   #answer(query: Uint8Array, client: Deno.NetAddr): void {
     this.#inFlight++;
-    this.#handler.handle(query, { transport: "udp", client }, (answer) => {
-      if (answer === null || this.#closed) return this.#finished();
-      this.#listener.send(answer, client).then(this.#finished, (error) => {
-        this.#sendFailed(error, client);
-        this.#finished();
-      });
-    });
+    const waiting = new UdpQuery(client, this.#reply);
+    this.#handler.handle(query, waiting, waiting);
   }
+
+  /** Sends an answer to its client; the query's slot is free once it is sent. */
+  readonly #reply = (answer: Uint8Array | null, client: Deno.NetAddr): void => {
+    if (answer === null || this.#closed) return this.#finished();
+    this.#listener.send(answer, client).then(this.#finished, (error) => {
+      this.#sendFailed(error, client);
+      this.#finished();
+    });
+  };
 
   /** A query's slot is free again. */
   readonly #finished = (): void => {
@@ -190,6 +194,26 @@ export class UdpFrontend {
       client: `${client.hostname}:${client.port}`,
       error: (error as Error).message,
     });
+  }
+}
+
+/**
+ * A query from a UDP client while it is answered: its context for the
+ * handler, and the listener that sends the answer back. One object, since
+ * it waits as long as the upstream takes (see forwarder.ts for why that
+ * matters).
+ */
+class UdpQuery implements QueryContext, AnswerListener {
+  readonly transport = "udp" as const;
+
+  constructor(
+    readonly client: Deno.NetAddr,
+    readonly reply: (answer: Uint8Array | null, client: Deno.NetAddr) => void,
+  ) {}
+
+  /** See {@linkcode AnswerListener}. */
+  answered(answer: Uint8Array | null): void {
+    this.reply(answer, this.client);
   }
 }
 
