@@ -18,72 +18,9 @@ import { getLogger } from "../log.ts";
 import { describeConnectError } from "./tls_error.ts";
 import { UpstreamError } from "./upstream_error.ts";
 import { CoalescingWriter } from "../framing/coalescing_writer.ts";
+import type { ReplyListener } from "./reply_listener.ts";
 
 const log = getLogger("upstream");
-
-/** A matched reply. */
-export interface Exchanged {
-  /** The reply as received, a copy that stays valid (it may share a slab: copy what is kept long). */
-  readonly reply: Uint8Array;
-  readonly layout: MessageLayout;
-  /** Milliseconds from sending the query to its reply, connection set-up excluded. */
-  readonly rttMs: number;
-}
-
-/**
- * Told the outcome of one query sent with {@linkcode DotConnection.send}:
- * exactly one of its methods is called, once.
- */
-export interface ReplyListener {
-  /**
-   * The matched reply arrived.
-   *
-   * @param reply The reply as received (see {@linkcode Exchanged.reply}).
-   * @param layout Its layout.
-   * @param rttMs Milliseconds from sending the query to its reply.
-   */
-  replied(reply: Uint8Array, layout: MessageLayout, rttMs: number): void;
-  /**
-   * The query failed.
-   *
-   * @param error An {@linkcode UpstreamError} ("timeout", "closed",
-   * "bad-reply", "rejected"...), or any other error when something broke.
-   */
-  failed(error: unknown): void;
-}
-
-/**
- * Sends a framed query with `sender.send` and waits for the outcome: the
- * promise form of {@linkcode ReplyListener}, for what is not on the hot
- * path (health probes).
- *
- * @param sender A connection or an upstream.
- * @param frame The framed query.
- * @param layout The layout of its query.
- * @param timeoutMs The attempt's deadline.
- * @returns The matched reply.
- * @throws {UpstreamError} On any failure, with its reason.
- */
-export function exchange(
-  sender: {
-    send(
-      frame: Uint8Array,
-      layout: MessageLayout,
-      timeoutMs: number,
-      listener: ReplyListener,
-    ): void;
-  },
-  frame: Uint8Array,
-  layout: MessageLayout,
-  timeoutMs: number,
-): Promise<Exchanged> {
-  return new Promise<Exchanged>((resolve, reject) => {
-    sender.send(frame, layout, timeoutMs, {
-      replied: (reply, layout, rttMs) => resolve({ reply, layout, rttMs }),
-      failed: reject,
-    });
-  });
-}
 
 /** How to open a connection. */
 export interface DotConnectionOptions {

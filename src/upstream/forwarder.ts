@@ -9,7 +9,7 @@
 
 import type { MessageLayout } from "../wire/message.ts";
 import { buildUpstreamFrame } from "../wire/upstream_query.ts";
-import type { Exchanged, ReplyListener } from "./dot_connection.ts";
+import type { Exchanged, ReplyListener } from "./reply_listener.ts";
 import type { Upstream } from "./upstream.ts";
 import type { UpstreamGroup } from "./upstream_group.ts";
 import { countsAgainstHealth, UpstreamError } from "./upstream_error.ts";
@@ -101,7 +101,6 @@ class Forwarding implements ReplyListener {
   readonly #layout: MessageLayout;
   readonly #group: UpstreamGroup;
   readonly #order: readonly Upstream[];
-  readonly #maxAttempts: number;
   readonly #arrivedAt: number;
   readonly #deadline: number;
   readonly #attemptTimeoutMs: number;
@@ -129,7 +128,6 @@ class Forwarding implements ReplyListener {
     this.#layout = layout;
     this.#group = group;
     this.#order = group.order();
-    this.#maxAttempts = 2 * this.#order.length;
     this.#arrivedAt = arrivedAt;
     this.#deadline = deadline;
     this.#attemptTimeoutMs = attemptTimeoutMs;
@@ -139,7 +137,8 @@ class Forwarding implements ReplyListener {
   /** Sends the next attempt, or tells the caller that none is left. */
   next(): void {
     const order = this.#order;
-    for (; this.#attempts < this.#maxAttempts; this.#index++) {
+    // Each upstream of the order is tried at most twice.
+    for (; this.#attempts < 2 * order.length; this.#index++) {
       const upstream = order[this.#index % order.length];
       // Until the first attempt is sent, the arrival time is still the time.
       const started = this.#sent === 0 ? this.#arrivedAt : performance.now();

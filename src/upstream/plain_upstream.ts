@@ -20,7 +20,7 @@ import { PROBE_QUERY_FRAME, PROBE_QUERY_LAYOUT } from "./probe_query.ts";
 import type { PlainUpstreamSpec } from "../upstream_spec.ts";
 import type { UpstreamSeries } from "../observability/proxy_metrics.ts";
 import { getLogger } from "../log.ts";
-import type { Exchanged, ReplyListener } from "./dot_connection.ts";
+import type { Exchanged, ReplyListener } from "./reply_listener.ts";
 import { UpstreamHealth } from "./health.ts";
 import type { Upstream } from "./upstream.ts";
 import { UpstreamError } from "./upstream_error.ts";

@@ -6,7 +6,7 @@
 
 import type { MessageLayout } from "../wire/message.ts";
 import type { UpstreamSeries } from "../observability/proxy_metrics.ts";
-import type { ReplyListener } from "./dot_connection.ts";
+import type { ReplyListener } from "./reply_listener.ts";
 import type { UpstreamHealth } from "./health.ts";
 
 /**
