@@ -23,6 +23,7 @@ import { getLogger } from "../log.ts";
 import type { ProxyMetrics } from "../observability/proxy_metrics.ts";
 import { cacheKey, keyDnssecOk, keyName } from "./cache_key.ts";
 import { cacheLifetime, type TtlBounds } from "./cache_lifetime.ts";
+import { KeyTable } from "./key_table.ts";
 import { CacheEntry, type DnsCache } from "./dns_cache.ts";
 import { refreshQuery } from "./refresh_query.ts";
 
@@ -85,8 +86,11 @@ export class Resolver {
   readonly #cache: DnsCache | null;
   readonly #bounds: TtlBounds;
   readonly #staleAfterMs: number;
-  /** Upstream exchanges in flight by cache key (identical queries share one). */
-  readonly #inFlight = new Map<string, Fetch>();
+  /**
+   * Upstream exchanges in flight by cache key (identical queries share one);
+   * a KeyTable, not a Map, so that waiting queries are not promoted (see key_table.ts).
+   */
+  readonly #inFlight = new KeyTable<Fetch>();
   /** {@linkcode #store}, for the exchanges in flight to call. */
   readonly #storeAnswer: StoreAnswer = (key, answer, upstream, now) =>
     this.#store(key, answer, upstream, now);
@@ -187,7 +191,7 @@ export class Resolver {
 
   /** Refreshes an entry without a waiting client (prefetch, stale refresh). */
   #background(key: string, entry: CacheEntry): void {
-    if (this.#inFlight.has(key)) return;
+    if (this.#inFlight.get(key) !== undefined) return;
     const { query, layout } = refreshQuery(entry, keyDnssecOk(key));
     const route = this.#router().route(keyName(key));
     if (route.kind !== "forward") return;
@@ -302,7 +306,7 @@ class Fetch implements ForwardListener {
   readonly #first: ResolutionListener;
   /** Queries that joined after the first (coalesced); usually none. */
   #more: ResolutionListener[] | null = null;
-  readonly #inFlight: Map<string, Fetch>;
+  readonly #inFlight: KeyTable<Fetch>;
   readonly #store: StoreAnswer;
   #settled = false;
 
@@ -310,7 +314,7 @@ class Fetch implements ForwardListener {
     key: string,
     now: number,
     first: ResolutionListener,
-    inFlight: Map<string, Fetch>,
+    inFlight: KeyTable<Fetch>,
     store: StoreAnswer,
   ) {
     this.#key = key;

@@ -102,6 +102,7 @@ export class TcpFrontend {
 
   /** Starts serving a new connection, or closes it at once when a cap is reached. */
   #admit(conn: Deno.TcpConn): void {
+    conn.setNoDelay(true); // answers leave at once, not after the client's delayed ACK
     const { admission, connections } = this.#options;
     const address = parseIp(conn.remoteAddr.hostname);
     // A client outside the access list still gets its connection (to learn it
