@@ -19,6 +19,7 @@ import { describeConnectError } from "./tls_error.ts";
 import { UpstreamError } from "./upstream_error.ts";
 import { CoalescingWriter } from "../framing/coalescing_writer.ts";
 import type { ReplyListener } from "./reply_listener.ts";
+import { PendingQueries, type PendingQuery } from "./pending_queries.ts";
 
 const log = getLogger("upstream");
 
@@ -33,45 +34,6 @@ export interface DotConnectionOptions {
   readonly idleTimeoutMs: number;
 }
 
-/** A query sent on the connection and not yet answered. */
-class Pending {
-  /**
-   * The frame as sent, to match the reply against its query (the frame
-   * itself rather than a view of the query in it: one object fewer per
-   * query); let go when the query is abandoned, since it may share a slab
-   * (see `byte_slab.ts`) that up to MAX_ABANDONED late replies would
-   * otherwise keep alive.
-   */
-  frame: Uint8Array;
-  /** Set when the query timed out; its ID stays reserved until its late reply or the close. */
-  abandoned = false;
-  /** Neighbours in the list of queries waiting for their reply, oldest first (abandoned ones are not in it). */
-  older: Pending | null = null;
-  newer: Pending | null = null;
-
-  /**
-   * @param id Its ID on this connection.
-   * @param frame The frame as sent.
-   * @param layout The layout of the query in the frame.
-   * @param sentAt When it was sent (performance.now() milliseconds).
-   * @param deadline The attempt's deadline (performance.now() milliseconds).
-   * @param listener Told the outcome.
-   */
-  constructor(
-    readonly id: number,
-    frame: Uint8Array,
-    readonly layout: MessageLayout,
-    readonly sentAt: number,
-    readonly deadline: number,
-    readonly listener: ReplyListener,
-  ) {
-    this.frame = frame;
-  }
-}
-
-/** What an abandoned query keeps instead of its bytes. */
-const NO_FRAME = new Uint8Array(0);
-
 /** How often pending queries are checked against their deadlines. */
 const SWEEP_INTERVAL_MS = 50;
 
@@ -84,23 +46,8 @@ export class DotConnection {
   readonly #conn: Deno.TlsConn;
   readonly #writer: CoalescingWriter;
   readonly #idleTimeoutMs: number;
-  /**
-   * Queries sent and not yet answered (abandoned ones included), by ID.
-   *
-   * A slot per ID rather than a Map: a Map that takes and drops an entry per
-   * query is rehashed over and over, and each table it leaves behind in the
-   * old generation still points at young queries, so the scavenger keeps
-   * them (and all they hold) alive and promotes them. Pinned, unique names
-   * over UDP, with the resolver's Map gone too: promoted bytes per scavenge
-   * 0.5 MB -> 0 (`--trace-gc-nvp`), see the README's "where the time goes".
-   */
-  readonly #slots: (Pending | null)[] = new Array(0x10000).fill(null);
-  /** The waiting (not abandoned) queries, oldest first, for the sweep and the close. */
-  #oldest: Pending | null = null;
-  #newest: Pending | null = null;
-  #inFlight = 0;
-  #abandoned = 0;
-  #nextId = Math.floor(Math.random() * 0x10000);
+  /** Queries sent and not yet answered; all rejected on close. */
+  readonly #pending = new PendingQueries();
   #lastReadAt = 0;
   #idleTimer: ReturnType<typeof setTimeout> | undefined;
   /** Runs while queries are pending, abandoning those past their deadline. */
@@ -174,7 +121,7 @@ export class DotConnection {
 
   /** Queries waiting for their answer. */
   get inFlight(): number {
-    return this.#inFlight;
+    return this.#pending.waiting;
   }
 
   /** Whether the connection can take no more queries. */
@@ -200,17 +147,16 @@ export class DotConnection {
     if (this.#closeReason !== null) {
       return listener.failed(new UpstreamError("closed", this.#label, this.#closeReason));
     }
-    const id = this.#allocateId();
-    setFrameId(frame, id);
-    if (this.#inFlight === 0) clearTimeout(this.#idleTimer); // armed only while idle
+    if (this.#pending.waiting === 0) clearTimeout(this.#idleTimer); // armed only while idle
     // Deadlines are checked by one sweep timer per connection rather than a
     // timer per query: the profile showed timer creation and clearing at
     // about 4 % of the CPU per query, and AbortSignal.timeout cost more.
     const sentAt = performance.now();
-    const pending = new Pending(id, frame, layout, sentAt, sentAt + timeoutMs, listener);
-    this.#slots[id] = pending;
-    this.#link(pending);
-    this.#inFlight++;
+    const pending = this.#pending.add(frame, layout, sentAt, sentAt + timeoutMs, listener);
+    if (pending === null) {
+      return listener.failed(new UpstreamError("closed", this.#label, "every query ID is in use"));
+    }
+    setFrameId(frame, pending.id);
     this.#sweepTimer ??= setInterval(() => this.#sweep(), SWEEP_INTERVAL_MS);
     this.#writer.send(frame);
   }
@@ -237,14 +183,8 @@ export class DotConnection {
     }
     clearInterval(this.#sweepTimer);
     this.#sweepTimer = undefined;
-    const waiting: Pending[] = [];
-    for (let pending = this.#oldest; pending !== null; pending = pending.newer) {
-      waiting.push(pending);
-    }
+    const waiting = this.#pending.clear();
     this.#writer.stop();
-    this.#slots.fill(null);
-    this.#oldest = this.#newest = null;
-    this.#inFlight = 0;
     // Told once the connection is closed for good: a listener may resend at once.
     for (const pending of waiting) {
       this.#fail(pending, new UpstreamError("closed", this.#label, reason));
@@ -272,19 +212,13 @@ export class DotConnection {
 
   #deliver(message: Uint8Array): void {
     const id = getId(message);
-    const pending = this.#slots[id]!;
-    if (pending === null) {
+    const pending = this.#pending.take(id);
+    if (pending === undefined) {
       log.debug("{upstream}: reply with unknown ID {id} ignored", { upstream: this.#label, id });
       return;
     }
-    this.#slots[id] = null;
-    if (pending.abandoned) {
-      this.#abandoned--;
-      return;
-    }
-    this.#unlink(pending);
-    this.#inFlight--;
-    if (this.#inFlight === 0) this.#armIdleTimer();
+    if (pending.abandoned) return;
+    if (this.#pending.waiting === 0) this.#armIdleTimer();
     let layout: MessageLayout;
     try {
       layout = parseMessage(message);
@@ -319,12 +253,8 @@ export class DotConnection {
   }
 
   /** The query timed out: keep its ID reserved so a late reply cannot match a newer query. */
-  #abandon(pending: Pending): void {
-    pending.abandoned = true;
-    this.#unlink(pending);
-    pending.frame = NO_FRAME;
-    this.#inFlight--;
-    this.#abandoned++;
+  #abandon(pending: PendingQuery): void {
+    this.#pending.abandon(pending);
     const waited = Math.round(performance.now() - pending.sentAt);
     let closing: string | null = null;
     if (this.#lastReadAt < pending.sentAt) {
@@ -332,9 +262,9 @@ export class DotConnection {
       // may be dead without a close (a route change, a silent middlebox), so
       // stop using it and let the other queries go out on a fresh one.
       closing = `no data for ${waited} ms; connection presumed dead`;
-    } else if (this.#abandoned > MAX_ABANDONED) {
+    } else if (this.#pending.abandoned > MAX_ABANDONED) {
       closing = "too many unanswered queries";
-    } else if (this.#inFlight === 0) {
+    } else if (this.#pending.waiting === 0) {
       this.#armIdleTimer();
     }
     // The timed-out query hears first, so that its failure counts against
@@ -350,7 +280,7 @@ export class DotConnection {
    * loop and the timers, so one that throws (a bug further up) is logged
    * here rather than allowed to end the connection for every other query.
    */
-  #fail(pending: Pending, error: unknown): void {
+  #fail(pending: PendingQuery, error: unknown): void {
     try {
       pending.listener.failed(error);
     } catch (thrown) {
@@ -363,38 +293,16 @@ export class DotConnection {
 
   #sweep(): void {
     const now = performance.now();
-    let pending = this.#oldest;
+    let pending = this.#pending.oldest;
     while (pending !== null && this.#closeReason === null) {
       const next = pending.newer;
       if (pending.deadline <= now) this.#abandon(pending);
       pending = next;
     }
-    if (this.#inFlight === 0 && this.#sweepTimer !== undefined) {
+    if (this.#pending.waiting === 0 && this.#sweepTimer !== undefined) {
       clearInterval(this.#sweepTimer);
       this.#sweepTimer = undefined;
     }
-  }
-
-  #allocateId(): number {
-    let id = this.#nextId;
-    while (this.#slots[id] !== null) id = (id + 1) & 0xffff;
-    this.#nextId = (id + 1) & 0xffff;
-    return id;
-  }
-
-  #link(pending: Pending): void {
-    pending.older = this.#newest;
-    if (this.#newest === null) this.#oldest = pending;
-    else this.#newest.newer = pending;
-    this.#newest = pending;
-  }
-
-  #unlink(pending: Pending): void {
-    if (pending.older === null) this.#oldest = pending.newer;
-    else pending.older.newer = pending.newer;
-    if (pending.newer === null) this.#newest = pending.older;
-    else pending.newer.older = pending.older;
-    pending.older = pending.newer = null;
   }
 
   #armIdleTimer(): void {
