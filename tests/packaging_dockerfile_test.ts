@@ -49,7 +49,10 @@ Deno.test("deno task compile enables unstable net, grants exactly net, read and 
   );
   // The same V8 setting for `deno task start` as for the binary (see docs/deployment.md).
   const start = taskWords("start");
-  assert.ok(start.includes("--v8-flags=--max-semi-space-size=4,--single-threaded-gc"), start.join(" "));
+  assert.ok(
+    start.includes("--v8-flags=--max-semi-space-size=4,--single-threaded-gc"),
+    start.join(" "),
+  );
   // Only what main.ts imports is embedded, not the test-only npm packages of deno.lock.
   assert.ok(task.flags.includes("--exclude-unused-npm"), "compile without --exclude-unused-npm");
 });
