@@ -16,7 +16,8 @@ import {
 } from "./wire/constants.ts";
 import { getHeaderRcode, getOpcode, isResponse } from "./wire/header.ts";
 import { type MessageLayout, parseMessage } from "./wire/message.ts";
-import { canonicalNameKey, nameToString } from "./wire/name.ts";
+import { nameToString } from "./wire/name.ts";
+import { cacheKey, keyName } from "./cache/cache_key.ts";
 import {
   buildClientResponse,
   buildErrorResponse,
@@ -189,15 +190,15 @@ export class QueryHandler {
       const answer = { message, questionEnd: layout.questionEnd, extendedRcode: 0, errors: [] };
       return { response: buildClientResponse(answer, query, layout, options), source: "local" };
     }
-    const name = canonicalNameKey(query, HEADER_LENGTH);
-    const route = this.#router().route(name);
+    const key = cacheKey(query, layout);
+    const route = this.#router().route(keyName(key));
     if (route.kind === "local") {
       const message = buildLocalAnswer(query, layout, route.zone);
       const answer = { message, questionEnd: layout.questionEnd, extendedRcode: 0, errors: [] };
       return { response: buildClientResponse(answer, query, layout, options), source: "local" };
     }
     const wait = new ResolverWait(query, layout, context, now, limit, listener, this.#resolved);
-    this.#resolver.resolve(query, layout, name, route.group, now, wait);
+    this.#resolver.resolve(query, layout, key, route.group, now, wait);
   }
 
   /** The resolver's outcome for a query: build, count and hand over its answer. */

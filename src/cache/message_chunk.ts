@@ -34,14 +34,13 @@ export class MessageChunk {
    * Copies a message into the chunk.
    *
    * @param message A message of at most {@linkcode MAX_PACKED_LENGTH} octets.
-   * @returns The copy, or null when the chunk has no room left for it.
+   * @returns Where the copy starts in `bytes`, or -1 when the chunk has no room left for it.
    */
-  copy(message: Uint8Array): Uint8Array | null {
+  copy(message: Uint8Array): number {
     const start = this.used;
-    if (start + message.length > CHUNK_SIZE) return null;
-    const copy = this.bytes.subarray(start, start + message.length);
-    copy.set(message);
+    if (start + message.length > CHUNK_SIZE) return -1;
+    this.bytes.set(message, start);
     this.used = start + message.length;
-    return copy;
+    return start;
   }
 }

@@ -21,7 +21,7 @@ import type { UpstreamGroup } from "../upstream/upstream_group.ts";
 import type { Router } from "../routing/router.ts";
 import { getLogger } from "../log.ts";
 import type { ProxyMetrics } from "../observability/proxy_metrics.ts";
-import { cacheKey, keyDnssecOk, keyName } from "./cache_key.ts";
+import { keyDnssecOk, keyName } from "./cache_key.ts";
 import { cacheLifetime, type TtlBounds } from "./cache_lifetime.ts";
 import { KeyTable } from "./key_table.ts";
 import { CacheEntry, type DnsCache } from "./dns_cache.ts";
@@ -110,7 +110,7 @@ export class Resolver {
    *
    * @param query The client's query.
    * @param layout Its layout (one question, EDNS version 0 if any).
-   * @param name Its name key (`canonicalNameKey`), computed once for routing and caching.
+   * @param key Its cache key (`cacheKey`), computed once for routing and caching.
    * @param group The upstreams that serve its name.
    * @param now When the query arrived (`performance.now()`).
    * @param listener Told the answer (at once on a hit).
@@ -118,14 +118,13 @@ export class Resolver {
   resolve(
     query: Uint8Array,
     layout: MessageLayout,
-    name: string,
+    key: string,
     group: UpstreamGroup,
     now: number,
     listener: ResolutionListener,
   ): void {
     // A listener, not promises: the hit and the miss (nearly every query)
     // take no promise step; only the expired entry needs them (#refresh).
-    const key = cacheKey(name, query, layout);
     const entry = this.#cache?.get(key, now);
     if (entry === undefined) {
       this.#metrics.cache("miss");

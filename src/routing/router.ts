@@ -60,7 +60,7 @@ export class Router {
   /**
    * The route of a name.
    *
-   * @param name The question's name key (`canonicalNameKey`).
+   * @param name The question's name key (`keyName` of its cache key).
    * @returns Where it goes.
    */
   route(name: string): Route {

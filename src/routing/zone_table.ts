@@ -78,7 +78,7 @@ export class ZoneTable<T> {
   /**
    * The value of the longest zone holding a name.
    *
-   * @param name The name key (`canonicalNameKey` of a message, or `zoneKey` of a text name).
+   * @param name The name key (`keyName` of a query's cache key, or `zoneKey` of a text name).
    * @returns The value, or undefined when no zone holds the name.
    */
   lookup(name: string): T | undefined {

@@ -150,34 +150,6 @@ export function writeCanonicalName(
   }
 }
 
-const keyScratch = new Uint8Array(MAX_NAME_LENGTH);
-/** Views of the scratch by length, made once: `fromCharCode` needs one per key. */
-const keyViews: Uint8Array[] = [];
-
-/**
- * A checked name in lower case and wire form, as a string of one character
- * per octet: the one representation the zone table and the cache key share,
- * built once per query.
- *
- * @example Usage
- * ```ts
- * import assert from "node:assert/strict";
- * import { canonicalNameKey } from "./name.ts";
- *
- * const message = new Uint8Array([...new Uint8Array(12), 1, 65, 0]);
- * assert.equal(canonicalNameKey(message, 12), "\u0001a\u0000");
- * ```
- *
- * @param message Message holding the name.
- * @param offset Where the name starts (checked with {@linkcode skipName}).
- * @returns The key.
- */
-export function canonicalNameKey(message: Uint8Array, offset: number): string {
-  const end = writeCanonicalName(message, offset, keyScratch, 0);
-  const view = keyViews[end] ??= keyScratch.subarray(0, end);
-  return String.fromCharCode.apply(null, view as unknown as number[]);
-}
-
 /**
  * Presentation form of a checked name, for logs (RFC 1035 §5.1 escapes).
  *
