@@ -1,6 +1,7 @@
 /**
  * A hash table from string keys to values for entries that come and go
- * with every query (the resolver's exchanges in flight).
+ * with every query: the resolver's exchanges in flight, and the cache's
+ * entries when a flood of unique names evicts one per answer.
  *
  * Not a Map, on purpose: a long-lived Map that takes and drops an entry per
  * query is rehashed over and over, and V8 leaves each old table behind in
@@ -14,7 +15,8 @@
  *
  * Open addressing with linear probing; a delete shifts the entries after
  * it back, so there are no tombstones. The table doubles when half full and
- * never shrinks (it holds what is in flight at the busiest moment).
+ * never shrinks (it keeps the size of its busiest moment; for the cache,
+ * its bound in entries).
  *
  * @module
  */
