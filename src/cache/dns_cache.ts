@@ -100,9 +100,10 @@ export interface DnsCacheOptions {
 /**
  * Bytes an entry costs beyond its message and key: a heap snapshot under
  * load showed 128 for the entry, 104 for its Uint8Array and 96 for the
- * ArrayBuffer behind it; the map slot and the allocator take the rest. A
- * message packed in a shared chunk has no ArrayBuffer of its own, so this
- * overcounts it a little; the chunk is counted apart.
+ * ArrayBuffer behind it; the table slot and the allocator take the rest. A
+ * message packed in a shared chunk has neither a view nor an ArrayBuffer of
+ * its own, so this overcounts it (on the safe side); the chunk is counted
+ * apart.
  */
 const ENTRY_OVERHEAD = 352;
 
