@@ -184,21 +184,23 @@ export class QueryHandler {
     const limit = context.transport === "udp"
       ? udpPayloadLimit(layout, this.#maxUdpSize)
       : MAX_MESSAGE_SIZE;
-    const options: ResponseOptions = { limit, maxUdpSize: this.#maxUdpSize };
     if (isIdServerQuery(query, layout)) {
-      const message = buildIdServerAnswer(query, layout);
-      const answer = { message, questionEnd: layout.questionEnd, extendedRcode: 0, errors: [] };
-      return { response: buildClientResponse(answer, query, layout, options), source: "local" };
+      return this.#local(query, layout, limit, buildIdServerAnswer(query, layout));
     }
     const key = cacheKey(query, layout);
     const route = this.#router().route(keyName(key));
     if (route.kind === "local") {
-      const message = buildLocalAnswer(query, layout, route.zone);
-      const answer = { message, questionEnd: layout.questionEnd, extendedRcode: 0, errors: [] };
-      return { response: buildClientResponse(answer, query, layout, options), source: "local" };
+      return this.#local(query, layout, limit, buildLocalAnswer(query, layout, route.zone));
     }
     const wait = new ResolverWait(query, layout, context, now, limit, listener, this.#resolved);
     this.#resolver.resolve(query, layout, key, route.group, now, wait);
+  }
+
+  /** The outcome of a query the proxy answers itself (id.server, a local zone). */
+  #local(query: Uint8Array, layout: MessageLayout, limit: number, message: Uint8Array): Outcome {
+    const answer = { message, questionEnd: layout.questionEnd, extendedRcode: 0, errors: [] };
+    const options: ResponseOptions = { limit, maxUdpSize: this.#maxUdpSize };
+    return { response: buildClientResponse(answer, query, layout, options), source: "local" };
   }
 
   /** The resolver's outcome for a query: build, count and hand over its answer. */

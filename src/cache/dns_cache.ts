@@ -11,6 +11,7 @@
  */
 
 import type { Answer } from "../wire/responses.ts";
+import { LinkedList, type ListNode } from "../linked_list.ts";
 import { KeyTable } from "./key_table.ts";
 import { CHUNK_SIZE, MAX_PACKED_LENGTH, MessageChunk } from "./message_chunk.ts";
 
@@ -30,7 +31,7 @@ const NO_ERRORS: readonly Uint8Array[] = Object.freeze([]);
  * view of its own: a view per entry made up about a third of what the cache
  * promoted (sampling heap profile).
  */
-export class CacheEntry implements Answer {
+export class CacheEntry implements Answer, ListNode<CacheEntry> {
   /**
    * The buffer holding the message: once the entry is stored, the cache's
    * chunk or the message's own copy (the answer given may be a view of a
@@ -127,8 +128,8 @@ export class DnsCache {
   readonly #maxBytes: number;
   readonly #staleMs: number;
   readonly #nodes = new KeyTable<CacheEntry>();
-  #head: CacheEntry | null = null;
-  #tail: CacheEntry | null = null;
+  /** Least recently used first. */
+  readonly #recency = new LinkedList<CacheEntry>();
   #bytes = 0;
   #evictions = 0;
   /** The chunk new messages are copied into. */
@@ -171,8 +172,8 @@ export class DnsCache {
       this.#remove(entry);
       return undefined;
     }
-    this.#unlink(entry);
-    this.#append(entry);
+    this.#recency.remove(entry);
+    this.#recency.append(entry);
     return entry;
   }
 
@@ -191,10 +192,10 @@ export class DnsCache {
     if (old !== undefined) this.#remove(old);
     this.#own(entry, packed);
     this.#nodes.set(entry.key, entry);
-    this.#append(entry);
+    this.#recency.append(entry);
     this.#bytes += entry.size;
     while (this.#nodes.size > this.#maxEntries || this.#bytes > this.#maxBytes) {
-      this.#remove(this.#head!);
+      this.#remove(this.#recency.oldest!);
       this.#evictions++;
     }
   }
@@ -223,26 +224,10 @@ export class DnsCache {
   }
 
   #remove(node: CacheEntry): void {
-    this.#unlink(node);
+    this.#recency.remove(node);
     this.#nodes.delete(node.key);
     this.#bytes -= node.size;
     const chunk = node.chunk;
     if (chunk !== null && --chunk.entries === 0) this.#bytes -= CHUNK_SIZE;
-  }
-
-  #append(node: CacheEntry): void {
-    node.older = this.#tail;
-    node.newer = null;
-    if (this.#tail === null) this.#head = node;
-    else this.#tail.newer = node;
-    this.#tail = node;
-  }
-
-  #unlink(node: CacheEntry): void {
-    if (node.older === null) this.#head = node.newer;
-    else node.older.newer = node.newer;
-    if (node.newer === null) this.#tail = node.older;
-    else node.newer.older = node.older;
-    node.older = node.newer = null;
   }
 }

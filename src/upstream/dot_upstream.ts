@@ -15,7 +15,7 @@ import { PROBE_QUERY_FRAME, PROBE_QUERY_LAYOUT } from "./probe_query.ts";
 import type { UpstreamSpec } from "../upstream_spec.ts";
 import { getLogger } from "../log.ts";
 import { DotConnection } from "./dot_connection.ts";
-import { exchange, type ReplyListener } from "./reply_listener.ts";
+import { exchange, logListenerError, type ReplyListener } from "./reply_listener.ts";
 import { UpstreamHealth } from "./health.ts";
 import { UpstreamError } from "./upstream_error.ts";
 import type { Upstream } from "./upstream.ts";
@@ -106,7 +106,7 @@ export class DotUpstream implements Upstream {
     // async step; only the wait for a new connection needs one.
     const ready = this.#ready();
     if (ready !== undefined) return ready.send(frame, layout, timeoutMs, listener);
-    this.#sendOnNew(frame, layout, timeoutMs, listener);
+    this.#sendOnNew(frame, layout, timeoutMs, listener).catch(logListenerError(this.label));
   }
 
   /** Closes every connection and stops probing. */

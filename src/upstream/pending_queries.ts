@@ -15,6 +15,7 @@
 
 import type { MessageLayout } from "../wire/message.ts";
 import type { ReplyListener } from "./reply_listener.ts";
+import { LinkedList, type ListNode } from "../linked_list.ts";
 
 /** Slots at first; the table doubles when half full, up to one slot per ID. */
 const INITIAL_SLOTS = 1024;
@@ -26,7 +27,7 @@ export const ID_SPACE = 0x10000;
 const NO_FRAME = new Uint8Array(0);
 
 /** A query sent on the connection and not yet answered. */
-export class PendingQuery {
+export class PendingQuery implements ListNode<PendingQuery> {
   /**
    * The frame as sent, to match the reply against its query (the frame
    * itself rather than a view of the query in it: one object fewer per
@@ -69,8 +70,8 @@ export class PendingQueries {
    */
   #slots: (PendingQuery | null)[] = new Array(INITIAL_SLOTS).fill(null);
   #mask = INITIAL_SLOTS - 1;
-  #oldest: PendingQuery | null = null;
-  #newest: PendingQuery | null = null;
+  /** The waiting (not abandoned) queries, oldest first. */
+  readonly #waitingList = new LinkedList<PendingQuery>();
   #waiting = 0;
   #abandoned = 0;
   #nextId = Math.floor(Math.random() * ID_SPACE);
@@ -87,7 +88,7 @@ export class PendingQueries {
 
   /** The longest-waiting query; follow `newer` for the others. */
   get oldest(): PendingQuery | null {
-    return this.#oldest;
+    return this.#waitingList.oldest;
   }
 
   /**
@@ -115,7 +116,7 @@ export class PendingQueries {
     this.#nextId = (id + 1) & 0xffff;
     const pending = new PendingQuery(id, frame, layout, sentAt, deadline, listener);
     this.#slots[id & this.#mask] = pending;
-    this.#link(pending);
+    this.#waitingList.append(pending);
     this.#waiting++;
     return pending;
   }
@@ -133,7 +134,7 @@ export class PendingQueries {
     if (pending.abandoned) {
       this.#abandoned--;
     } else {
-      this.#unlink(pending);
+      this.#waitingList.remove(pending);
       this.#waiting--;
     }
     return pending;
@@ -148,7 +149,7 @@ export class PendingQueries {
   abandon(pending: PendingQuery): void {
     pending.abandoned = true;
     pending.frame = NO_FRAME;
-    this.#unlink(pending);
+    this.#waitingList.remove(pending);
     this.#waiting--;
     this.#abandoned++;
   }
@@ -160,11 +161,11 @@ export class PendingQueries {
    */
   clear(): PendingQuery[] {
     const waiting: PendingQuery[] = [];
-    for (let pending = this.#oldest; pending !== null; pending = pending.newer) {
+    for (let pending = this.#waitingList.oldest; pending !== null; pending = pending.newer) {
       waiting.push(pending);
     }
     this.#slots.fill(null);
-    this.#oldest = this.#newest = null;
+    this.#waitingList.clear();
     this.#waiting = this.#abandoned = 0;
     return waiting;
   }
@@ -176,20 +177,5 @@ export class PendingQueries {
     for (const pending of this.#slots) if (pending !== null) slots[pending.id & mask] = pending;
     this.#slots = slots;
     this.#mask = mask;
-  }
-
-  #link(pending: PendingQuery): void {
-    pending.older = this.#newest;
-    if (this.#newest === null) this.#oldest = pending;
-    else this.#newest.newer = pending;
-    this.#newest = pending;
-  }
-
-  #unlink(pending: PendingQuery): void {
-    if (pending.older === null) this.#oldest = pending.newer;
-    else pending.older.newer = pending.newer;
-    if (pending.newer === null) this.#newest = pending.older;
-    else pending.newer.older = pending.older;
-    pending.older = pending.newer = null;
   }
 }

@@ -20,7 +20,7 @@ import { PROBE_QUERY_FRAME, PROBE_QUERY_LAYOUT } from "./probe_query.ts";
 import type { PlainUpstreamSpec } from "../upstream_spec.ts";
 import type { UpstreamSeries } from "../observability/proxy_metrics.ts";
 import { getLogger } from "../log.ts";
-import type { Exchanged, ReplyListener } from "./reply_listener.ts";
+import { type Exchanged, logListenerError, type ReplyListener } from "./reply_listener.ts";
 import { UpstreamHealth } from "./health.ts";
 import type { Upstream } from "./upstream.ts";
 import { UpstreamError } from "./upstream_error.ts";
@@ -76,7 +76,7 @@ export class PlainUpstream implements Upstream {
     this.exchange(frame, layout, timeoutMs).then(
       ({ reply, layout, rttMs }) => listener.replied(reply, layout, rttMs),
       (error) => listener.failed(error),
-    );
+    ).catch(logListenerError(this.label));
   }
 
   /**

@@ -7,6 +7,9 @@
  */
 
 import type { MessageLayout } from "../wire/message.ts";
+import { getLogger } from "../log.ts";
+
+const log = getLogger("upstream");
 
 /** A matched reply. */
 export interface Exchanged {
@@ -70,4 +73,18 @@ export function exchange(
       failed: reject,
     });
   });
+}
+
+/**
+ * Logs what a listener threw (a bug further up) where a listener is told
+ * from a promise's callback: thrown there, it would end the process as an
+ * unhandled rejection instead of failing one query.
+ *
+ * @param upstream The upstream's label, for the log.
+ * @returns A rejection handler.
+ */
+export function logListenerError(upstream: string): (error: unknown) => void {
+  return (error) => {
+    log.error("{upstream}: handling an upstream's outcome failed: {error}", { upstream, error });
+  };
 }
