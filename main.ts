@@ -8,8 +8,13 @@
  * @module
  */
 
-import { type Config, type ConfigEnvironment, ConfigError, parseConfig } from "./src/config.ts";
-import { reloadConfig } from "./src/config_reload.ts";
+import {
+  type Config,
+  type ConfigEnvironment,
+  ConfigError,
+  parseConfig,
+} from "./src/config/config.ts";
+import { reloadConfig } from "./src/config/reload.ts";
 import { checkHealth, healthcheckTarget } from "./src/healthcheck.ts";
 import { getLogger, setupLogging, shutdownLogging } from "./src/log.ts";
 import { startProxy } from "./src/proxy.ts";

@@ -8,7 +8,7 @@
  * @module
  */
 
-import type { Config } from "./config.ts";
+import type { Config } from "./config/config.ts";
 import { HEADER_LENGTH } from "./wire/constants.ts";
 import { getId, isResponse } from "./wire/header.ts";
 import { parseMessage } from "./wire/message.ts";

@@ -15,7 +15,11 @@ import {
   type Sink,
   type TextFormatter,
 } from "@logtape/logtape";
-import type { LogFormat, LogLevel } from "./config.ts";
+
+/** Lowest severity of log records that are written. */
+export type LogLevel = "debug" | "info" | "warning" | "error";
+/** Log output format: human-readable lines or one JSON object per line. */
+export type LogFormat = "text" | "json";
 
 /**
  * A logger for one part of the proxy.

@@ -5,8 +5,8 @@
  * @module
  */
 
-import type { Config } from "./config.ts";
-import { type LimitsConfig, resolveLimits } from "./config_limits.ts";
+import type { Config } from "./config/config.ts";
+import { type LimitsConfig, resolveLimits } from "./config/limits.ts";
 import type { Admission } from "./access/admission.ts";
 import { startFrontends } from "./frontend/start_frontends.ts";
 import { QueryHandler } from "./query_handler.ts";
@@ -16,7 +16,7 @@ import type { Upstream } from "./upstream/upstream.ts";
 import type { UpstreamPolicy } from "./upstream/upstream_group.ts";
 import { Forwarder } from "./upstream/forwarder.ts";
 import { type ForwardZoneConfig, Routing, type RoutingConfig } from "./routing/routing.ts";
-import type { ForwardSpec } from "./upstream_spec.ts";
+import type { ForwardSpec } from "./upstream/upstream_spec.ts";
 import { DnsCache } from "./cache/dns_cache.ts";
 import { Resolver } from "./cache/resolver.ts";
 import { ProxyMetrics } from "./observability/proxy_metrics.ts";

@@ -8,7 +8,7 @@
  */
 
 import { Admission } from "../access/admission.ts";
-import type { LimitsConfig } from "../config_limits.ts";
+import type { LimitsConfig } from "../config/limits.ts";
 import type { QueryHandler } from "../query_handler.ts";
 import { TcpConnectionTable } from "./tcp_connection_table.ts";
 import { TcpFrontend } from "./tcp_frontend.ts";

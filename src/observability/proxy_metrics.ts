@@ -11,9 +11,8 @@
 
 import type { AdmissionCounters } from "../access/admission.ts";
 import type { DnsCache } from "../cache/dns_cache.ts";
-import type { Upstream } from "../upstream/upstream.ts";
-import type { UpstreamFailure } from "../upstream/upstream_error.ts";
-import { Counter, Gauge, Histogram, type HistogramSeries, Registry } from "./metrics_registry.ts";
+import type { Upstream, UpstreamSeries } from "../upstream/upstream.ts";
+import { Counter, Gauge, Histogram, Registry } from "./metrics_registry.ts";
 
 /** Bucket bounds for DNS latencies, in seconds (250 µs to about 8 s, doubling). */
 const DURATION_BUCKETS = [
@@ -64,14 +63,6 @@ export function typeName(qtype: number): string {
 /** Name of a response code for labels. */
 export function rcodeName(rcode: number): string {
   return RCODE_NAMES[rcode] ?? (rcode === 16 ? "BADVERS" : String(rcode));
-}
-
-/** Per-upstream series, found once per upstream. */
-export interface UpstreamSeries {
-  readonly sent: { inc(): void };
-  readonly duration: HistogramSeries;
-  readonly opened: { inc(): void };
-  failed(reason: UpstreamFailure): void;
 }
 
 /** Every metric of the proxy. */

@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { ForwardSpec, UpstreamSpec } from "../upstream_spec.ts";
+import type { ForwardSpec, UpstreamSpec } from "../upstream/upstream_spec.ts";
 import type { Upstream } from "../upstream/upstream.ts";
 import { UpstreamGroup, type UpstreamPolicy } from "../upstream/upstream_group.ts";
 import { Router } from "./router.ts";

@@ -13,7 +13,7 @@ import { getId } from "../wire/header.ts";
 import { type MessageLayout, parseMessage } from "../wire/message.ts";
 import { isQuestionRejection, replyMismatch } from "../wire/reply_match.ts";
 import { FRAME_PREFIX_LENGTH, setFrameId } from "../wire/upstream_query.ts";
-import type { UpstreamSpec } from "../upstream_spec.ts";
+import type { UpstreamSpec } from "./upstream_spec.ts";
 import { getLogger } from "../log.ts";
 import { describeConnectError } from "./tls_error.ts";
 import { UpstreamError } from "./upstream_error.ts";

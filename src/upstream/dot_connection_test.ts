@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { DotConnection } from "./dot_connection.ts";
 import { exchange } from "./reply_listener.ts";
-import { parseUpstreamSpec } from "../upstream_spec.ts";
+import { parseUpstreamSpec } from "./upstream_spec.ts";
 import { parseMessage } from "../wire/message.ts";
 import { buildUpstreamFrame } from "../wire/upstream_query.ts";
 import { defaultAnswer, startFakeDotServer } from "../../tests/_util/fake_dot_server.ts";

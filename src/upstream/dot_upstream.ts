@@ -12,14 +12,14 @@
 
 import type { MessageLayout } from "../wire/message.ts";
 import { PROBE_QUERY_FRAME, PROBE_QUERY_LAYOUT } from "./probe_query.ts";
-import type { UpstreamSpec } from "../upstream_spec.ts";
+import type { UpstreamSpec } from "./upstream_spec.ts";
 import { getLogger } from "../log.ts";
 import { DotConnection } from "./dot_connection.ts";
 import { exchange, logListenerError, type ReplyListener } from "./reply_listener.ts";
 import { UpstreamHealth } from "./health.ts";
 import { UpstreamError } from "./upstream_error.ts";
 import type { Upstream } from "./upstream.ts";
-import type { UpstreamSeries } from "../observability/proxy_metrics.ts";
+import type { UpstreamSeries } from "./upstream.ts";
 
 const log = getLogger("upstream");
 

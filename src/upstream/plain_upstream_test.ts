@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { PlainUpstream } from "./plain_upstream.ts";
-import type { PlainUpstreamSpec } from "../upstream_spec.ts";
+import type { PlainUpstreamSpec } from "./upstream_spec.ts";
 import { ProxyMetrics } from "../observability/proxy_metrics.ts";
 import { parseMessage } from "../wire/message.ts";
 import { buildUpstreamFrame } from "../wire/upstream_query.ts";

@@ -5,9 +5,18 @@
  */
 
 import type { MessageLayout } from "../wire/message.ts";
-import type { UpstreamSeries } from "../observability/proxy_metrics.ts";
+import type { HistogramSeries } from "../observability/metrics_registry.ts";
+import type { UpstreamFailure } from "./upstream_error.ts";
 import type { ReplyListener } from "./reply_listener.ts";
 import type { UpstreamHealth } from "./health.ts";
+
+/** Per-upstream series, found once per upstream. */
+export interface UpstreamSeries {
+  readonly sent: { inc(): void };
+  readonly duration: HistogramSeries;
+  readonly opened: { inc(): void };
+  failed(reason: UpstreamFailure): void;
+}
 
 /**
  * An upstream resolver. All methods are safe to call concurrently; the

@@ -8,7 +8,7 @@
  */
 
 import { type ProxyOptions, type RunningProxy, startProxy } from "../../src/proxy.ts";
-import { parseUpstreamSpec } from "../../src/upstream_spec.ts";
+import { parseUpstreamSpec } from "../../src/upstream/upstream_spec.ts";
 import { TEST_CA } from "./proxy_fixture.ts";
 
 /** An upstream: anything with a loopback port serving the test certificate, or a spec. */

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { type Config, parseConfig } from "../../src/config.ts";
+import { type Config, parseConfig } from "../../src/config/config.ts";
 
 const REPO = decodeURIComponent(new URL("../../", import.meta.url).pathname);
 

@@ -6,8 +6,8 @@
  */
 
 import { type RunningProxy, startProxy } from "../../src/proxy.ts";
-import { parseUpstreamSpec } from "../../src/upstream_spec.ts";
-import { parseForwardZone } from "../../src/config_routing.ts";
+import { parseUpstreamSpec } from "../../src/upstream/upstream_spec.ts";
+import { parseForwardZone } from "../../src/config/routing.ts";
 import type { UpstreamPolicy } from "../../src/upstream/upstream_group.ts";
 import type { FakeDotServer } from "./fake_dot_server.ts";
 import { testdataPath } from "./tools.ts";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { DEFAULT_LIMITS, parseConfig, USAGE } from "./config.ts";
-import { argv, CERT_A, CERT_B, environment, labels, plain, run } from "./_config_test_util.ts";
+import { argv, CERT_A, CERT_B, environment, labels, plain, run } from "./_test_util.ts";
 
 const CLOUDFLARE = ["1.1.1.1:853#cloudflare-dns.com", "1.0.0.1:853#cloudflare-dns.com"];
 

@@ -7,7 +7,7 @@
  */
 
 import { isIP } from "node:net";
-import { boolean, ConfigError, integer, type Parser, single } from "./config_setting.ts";
+import { boolean, ConfigError, integer, type Parser, single } from "./setting.ts";
 
 /** Where the operations endpoint listens. */
 export interface HttpAddress {

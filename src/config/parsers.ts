@@ -12,7 +12,7 @@ import {
   parseUpstreamSpec,
   type UpstreamSpec,
   UpstreamSpecError,
-} from "./upstream_spec.ts";
+} from "../upstream/upstream_spec.ts";
 import {
   ConfigError,
   type Env,
@@ -21,7 +21,7 @@ import {
   type ParseContext,
   parseIpAddress,
   readNamedFile,
-} from "./config_setting.ts";
+} from "./setting.ts";
 
 /** A CA bundle: its path and each certificate in it. */
 export interface CaBundle {

@@ -6,10 +6,10 @@
  * @module
  */
 
-import type { ForwardZoneConfig } from "./routing/routing.ts";
-import { zoneKey } from "./routing/zone_table.ts";
-import type { UpstreamPolicy } from "./upstream/upstream_group.ts";
-import { parseForwardSpec, UpstreamSpecError } from "./upstream_spec.ts";
+import type { ForwardZoneConfig } from "../routing/routing.ts";
+import { zoneKey } from "../routing/zone_table.ts";
+import type { UpstreamPolicy } from "../upstream/upstream_group.ts";
+import { parseForwardSpec, UpstreamSpecError } from "../upstream/upstream_spec.ts";
 import {
   boolean,
   ConfigError,
@@ -19,7 +19,7 @@ import {
   oneOf,
   type Parser,
   single,
-} from "./config_setting.ts";
+} from "./setting.ts";
 
 /** Split-DNS settings. */
 export interface RoutingSettings {

@@ -228,7 +228,7 @@ Deno.test("a bad value in the config file is rejected even when a flag overrides
   assert.throws(() => withFile("port: 70000", ["--port", "53"]), ConfigError);
 });
 
-const EXAMPLE = new URL("../docs/dotproxy.example.yaml", import.meta.url).pathname;
+const EXAMPLE = new URL("../../docs/dotproxy.example.yaml", import.meta.url).pathname;
 
 Deno.test("docs/dotproxy.example.yaml parses to the defaults and shows every setting", () => {
   const result = parseConfig(["--config", EXAMPLE], { env: {}, isTerminal: false });
@@ -242,7 +242,7 @@ Deno.test("docs/dotproxy.example.yaml parses to the defaults and shows every set
 });
 
 Deno.test("the YAML examples of docs/configuration.md are valid configuration files", () => {
-  const doc = Deno.readTextFileSync(new URL("../docs/configuration.md", import.meta.url));
+  const doc = Deno.readTextFileSync(new URL("../../docs/configuration.md", import.meta.url));
   const blocks = [...doc.matchAll(/```yaml\n([^]*?)```/g)].map((match) => match[1]!);
   assert.equal(blocks.length, 3);
   const files = { "/etc/dotproxy/corp-ca.pem": CERT };

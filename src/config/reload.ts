@@ -10,8 +10,8 @@
 
 import { isDeepStrictEqual } from "node:util";
 import { type Config, SETTINGS } from "./config.ts";
-import type { ReloadableOptions } from "./proxy.ts";
-import { getLogger } from "./log.ts";
+import type { ReloadableOptions } from "../proxy.ts";
+import { getLogger } from "../log.ts";
 
 const log = getLogger("config");
 
@@ -35,7 +35,7 @@ export interface ReloadPlan {
  * ```ts
  * import assert from "node:assert/strict";
  * import { parseConfig } from "./config.ts";
- * import { planReload } from "./config_reload.ts";
+ * import { planReload } from "./reload.ts";
  *
  * const load = (args: string[]) => {
  *   const result = parseConfig(args, { env: {}, isTerminal: false });

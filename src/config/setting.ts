@@ -7,7 +7,7 @@
  */
 
 import { isIP } from "node:net";
-import { type Cidr, parseCidr } from "./access/cidr.ts";
+import { type Cidr, parseCidr } from "../access/cidr.ts";
 
 /** A bad command line or environment; the message is one line naming the flag or variable. */
 export class ConfigError extends Error {

@@ -7,15 +7,15 @@
  */
 
 import { parseArgs } from "node:util";
-import { DEFAULT_UPSTREAMS, type UpstreamSpec } from "./upstream_spec.ts";
-import { LIMIT_SETTINGS, type LimitsConfig } from "./config_limits.ts";
+import { DEFAULT_UPSTREAMS, type UpstreamSpec } from "../upstream/upstream_spec.ts";
+import { LIMIT_SETTINGS, type LimitsConfig } from "./limits.ts";
 import {
   type CaBundle,
   parseCaFile,
   parseUpstream,
   readDnsServerIp,
   readDotServer,
-} from "./config_parsers.ts";
+} from "./parsers.ts";
 import {
   ConfigError,
   type EnvReader,
@@ -27,20 +27,18 @@ import {
   parseIpAddress,
   type Setting,
   single,
-} from "./config_setting.ts";
-import { USAGE } from "./config_usage.ts";
-import { OPERATIONS_SETTINGS, type OperationsConfig } from "./config_operations.ts";
-import { ROUTING_SETTINGS, type RoutingSettings } from "./config_routing.ts";
+} from "./setting.ts";
+import { USAGE } from "./usage.ts";
+import { OPERATIONS_SETTINGS, type OperationsConfig } from "./operations.ts";
+import { ROUTING_SETTINGS, type RoutingSettings } from "./routing.ts";
 import { CONFIG_FILE_SETTING, fileValues } from "./config_file.ts";
 
-export { ConfigError } from "./config_setting.ts";
-export { USAGE } from "./config_usage.ts";
-export { DEFAULT_LIMITS, type LimitsConfig } from "./config_limits.ts";
+export { ConfigError } from "./setting.ts";
+export { USAGE } from "./usage.ts";
+export { DEFAULT_LIMITS, type LimitsConfig } from "./limits.ts";
 
-/** Lowest severity of log records that are written. */
-export type LogLevel = "debug" | "info" | "warning" | "error";
-/** Log output format: human-readable lines or one JSON object per line. */
-export type LogFormat = "text" | "json";
+import type { LogFormat, LogLevel } from "../log.ts";
+export type { LogFormat, LogLevel } from "../log.ts";
 
 /** The complete, validated configuration of one dotproxy process. */
 export interface Config extends LimitsConfig, OperationsConfig, RoutingSettings {

@@ -3,8 +3,8 @@
 import assert from "node:assert/strict";
 import { ConfigError, DEFAULT_LIMITS, parseConfig } from "./config.ts";
 import type { Config, ConfigEnvironment } from "./config.ts";
-import { OPERATIONS_SETTINGS } from "./config_operations.ts";
-import { ROUTING_SETTINGS } from "./config_routing.ts";
+import { OPERATIONS_SETTINGS } from "./operations.ts";
+import { ROUTING_SETTINGS } from "./routing.ts";
 
 export const CERT_A = "-----BEGIN CERTIFICATE-----\nMIIBAAAA\n-----END CERTIFICATE-----";
 export const CERT_B = "-----BEGIN CERTIFICATE-----\nMIIBBBBB\n-----END CERTIFICATE-----";

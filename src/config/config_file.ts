@@ -15,7 +15,7 @@ import {
   readNamedFile,
   type Setting,
   single,
-} from "./config_setting.ts";
+} from "./setting.ts";
 
 /** A configuration file, read and parsed as YAML but not yet checked against the settings. */
 export interface ConfigFile {
@@ -69,7 +69,7 @@ export const CONFIG_FILE_SETTING: Setting<ConfigFile | undefined> = single({
  * ```ts
  * import assert from "node:assert/strict";
  * import { fileValues } from "./config_file.ts";
- * import { integer, list, single } from "./config_setting.ts";
+ * import { integer, list, single } from "./setting.ts";
  *
  * const settings = {
  *   cacheSize: single({ flag: "cache-size", env: [], parse: integer(0, 99), default: () => 10 }),

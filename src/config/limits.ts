@@ -6,9 +6,9 @@
  * @module
  */
 
-import { DEFAULT_ALLOW } from "./access/access_list.ts";
-import { type Cidr, parseCidr } from "./access/cidr.ts";
-import { integer, list, parseRange, single } from "./config_setting.ts";
+import { DEFAULT_ALLOW } from "../access/access_list.ts";
+import { type Cidr, parseCidr } from "../access/cidr.ts";
+import { integer, list, parseRange, single } from "./setting.ts";
 
 /** Access control and resource limits (see docs/security.md). */
 export interface LimitsConfig {

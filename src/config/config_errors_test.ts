@@ -1,6 +1,6 @@
 // Every bad flag and variable fails with one line naming it and the value.
 
-import { argv, assertConfigError } from "./_config_test_util.ts";
+import { argv, assertConfigError } from "./_test_util.ts";
 
 const PORT_RANGE = "expected an integer from 0 to 65535";
 const UPSTREAM_PORT = "port must be an integer from 1 to 65535";
