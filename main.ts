@@ -15,7 +15,7 @@ import {
   parseConfig,
 } from "./src/config/config.ts";
 import { reloadConfig } from "./src/config/reload.ts";
-import { checkHealth, healthcheckTarget } from "./src/healthcheck.ts";
+import { checkHealthOfAll, healthcheckTargets } from "./src/healthcheck.ts";
 import { getLogger, setupLogging, shutdownLogging } from "./src/log.ts";
 import { startProxy } from "./src/proxy.ts";
 import denoJson from "./deno.json" with { type: "json" };
@@ -67,10 +67,9 @@ function load(args: readonly string[], environment: ConfigEnvironment): Config {
   return result.config;
 }
 
-/** `dotproxy healthcheck`: 0 when the running proxy answers, 1 otherwise. */
+/** `dotproxy healthcheck`: 0 when the running proxy answers on every listen address, 1 otherwise. */
 async function healthcheck(config: Config): Promise<number> {
-  const target = healthcheckTarget(config);
-  const problem = await checkHealth(target);
+  const problem = await checkHealthOfAll(healthcheckTargets(config));
   if (problem === null) return 0;
   print(Deno.stderr, `dotproxy healthcheck: unhealthy: ${problem}`);
   return 1;

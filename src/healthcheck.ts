@@ -1,6 +1,6 @@
 /**
- * `dotproxy healthcheck`: asks a running proxy `id.server. CH TXT` over UDP
- * and exits 0 if any well-formed reply comes back, 1 otherwise. The proxy
+ * `dotproxy healthcheck`: asks a running proxy `id.server. CH TXT` over UDP on
+ * every listen address and exits 0 if each sends a well-formed reply, 1 otherwise. The proxy
  * answers that question itself, so an upstream outage does not make an
  * orchestrator restart a healthy container; and a `FROM scratch` image
  * needs neither a shell nor curl for its HEALTHCHECK.
@@ -15,16 +15,34 @@ import { parseMessage } from "./wire/message.ts";
 import { ID_SERVER_QUERY } from "./wire/local_answers.ts";
 
 /**
- * Where to send the check: the first listen address, with the wildcard
+ * Where to send the checks: every listen address, with the wildcard
  * addresses replaced by loopback of the same family.
  *
  * @param config The proxy's configuration (flags and `DOTPROXY_*` variables).
- * @returns Address and port.
+ * @returns One address and port per listen address, in configured order.
  */
-export function healthcheckTarget(config: Pick<Config, "listen" | "port">): Deno.NetAddr {
-  const listen = config.listen[0] ?? "127.0.0.1";
-  const hostname = listen === "0.0.0.0" ? "127.0.0.1" : listen === "::" ? "::1" : listen;
-  return { transport: "udp", hostname, port: config.port };
+export function healthcheckTargets(config: Pick<Config, "listen" | "port">): Deno.NetAddr[] {
+  const listen = config.listen.length > 0 ? config.listen : ["127.0.0.1"];
+  return listen.map((address) => {
+    const hostname = address === "0.0.0.0" ? "127.0.0.1" : address === "::" ? "::1" : address;
+    return { transport: "udp", hostname, port: config.port };
+  });
+}
+
+/**
+ * Checks every target at once.
+ *
+ * @param targets The proxy's addresses.
+ * @param timeoutMs How long to wait for each.
+ * @returns Null when every address answers, else what went wrong at each that did not.
+ */
+export async function checkHealthOfAll(
+  targets: readonly Deno.NetAddr[],
+  timeoutMs = 2000,
+): Promise<string | null> {
+  const problems = await Promise.all(targets.map((target) => checkHealth(target, timeoutMs)));
+  const failed = problems.filter((problem) => problem !== null);
+  return failed.length === 0 ? null : failed.join("; ");
 }
 
 /**

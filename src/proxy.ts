@@ -8,7 +8,7 @@
 import type { Config } from "./config/config.ts";
 import { type LimitsConfig, resolveLimits } from "./config/limits.ts";
 import type { Admission } from "./access/admission.ts";
-import { startFrontends } from "./frontend/start_frontends.ts";
+import { type Frontends, startFrontends } from "./frontend/start_frontends.ts";
 import { QueryHandler } from "./query_handler.ts";
 import { DotUpstream, type DotUpstreamOptions } from "./upstream/dot_upstream.ts";
 import { PlainUpstream } from "./upstream/plain_upstream.ts";
@@ -25,9 +25,7 @@ import { getLogger } from "./log.ts";
 
 const log = getLogger();
 
-/** An upstream counts for readiness if it answered within this long. */
-const READY_WINDOW_MS = 15_000;
-/** With the HTTP endpoint on, an upstream idle this long is probed (readiness stays current). */
+/** With the HTTP endpoint on, an upstream idle this long is probed (its health stays current). */
 const IDLE_PROBE_MS = 5_000;
 
 /** What the proxy needs from the configuration, plus tuning knobs for tests. */
@@ -94,6 +92,10 @@ export interface RunningProxy extends AsyncDisposable {
  * over TLS. Upstreams are contacted on demand, so the proxy starts serving
  * even when none of them is reachable.
  *
+ * The start-up story, one step each: resolve the limits, build the upstreams
+ * and their routes, build the query handler (cache and resolver), bind the
+ * listeners, start the frontends, start the operations endpoint.
+ *
  * @param options What to listen on and where to forward.
  * @returns The running proxy.
  * @throws {Error} When a listener cannot be bound (one line naming the address).
@@ -101,6 +103,46 @@ export interface RunningProxy extends AsyncDisposable {
 export function startProxy(options: ProxyOptions): RunningProxy {
   const limits = resolveLimits(options);
   const metrics = new ProxyMetrics(options.version ?? "dev");
+  const routing = buildRouting(options, limits, metrics);
+  const { handler, cache } = buildQueryHandler(options, routing, metrics);
+  const listeners = bindListeners(options.listen, options.port);
+  const frontends = startFrontends(listeners, handler, {
+    limits,
+    maxUdpSize: options.maxUdpSize,
+  });
+  metrics.watchAdmission(() => frontends.admission.counters);
+  logStartup(options, frontends, listeners.port);
+  const lifecycle = new Lifecycle(options.timeoutMs, routing, frontends);
+  const http = options.http ? startOperations(options.http, metrics, routing, lifecycle) : null;
+  lifecycle.onStopped(() => http?.shutdown());
+  return {
+    port: listeners.port,
+    get upstreams() {
+      return routing.upstreams;
+    },
+    admission: frontends.admission,
+    cache,
+    metrics,
+    http,
+    enterLameDuck: () => lifecycle.enterLameDuck(),
+    reload: (next) => lifecycle.reload(next),
+    shutdown: (graceMs) => lifecycle.shutdown(graceMs),
+    [Symbol.asyncDispose]: () => lifecycle.shutdown(),
+  };
+}
+
+/** The routing settings of a (re)load, defaults filled in. */
+function routingConfig(options: ReloadableOptions): RoutingConfig {
+  return {
+    upstreams: options.upstreams,
+    forwardZones: options.forwardZones ?? [],
+    upstreamPolicy: options.upstreamPolicy ?? "fastest",
+    builtinZones: options.builtinZones ?? true,
+  };
+}
+
+/** Step 1: the upstreams (TLS or, for forward zones only, plaintext) and the routes to them. */
+function buildRouting(options: ProxyOptions, limits: LimitsConfig, metrics: ProxyMetrics): Routing {
   const idleProbe = options.http ? { idleProbeMs: options.idleProbeMs ?? IDLE_PROBE_MS } : {};
   const createUpstream = (spec: ForwardSpec): Upstream =>
     "plaintext" in spec
@@ -114,24 +156,27 @@ export function startProxy(options: ProxyOptions): RunningProxy {
         caCerts: options.caCerts,
         metrics: metrics.upstream(spec.label),
       });
-  const routingConfig = (o: ReloadableOptions): RoutingConfig => ({
-    upstreams: o.upstreams,
-    forwardZones: o.forwardZones ?? [],
-    upstreamPolicy: o.upstreamPolicy ?? "fastest",
-    builtinZones: o.builtinZones ?? true,
-  });
   const routing = new Routing(routingConfig(options), createUpstream);
   metrics.watchUpstreams(() => routing.upstreams);
-  const forwarder = new Forwarder({ timeoutMs: options.timeoutMs });
+  return routing;
+}
+
+/** Step 2: the cache, the resolver in front of the forwarder, and the handler the frontends call. */
+function buildQueryHandler(
+  options: ProxyOptions,
+  routing: Routing,
+  metrics: ProxyMetrics,
+): { handler: QueryHandler; cache: DnsCache | null } {
   const cacheSize = options.cacheSize ?? 10000;
   const cache = cacheSize === 0 ? null : new DnsCache({
     maxEntries: cacheSize,
     maxBytes: options.cacheMaxBytes ?? 64 * 1024 * 1024,
     staleTtl: options.staleTtl ?? 86400,
   });
-  const bounds = { minTtl: options.cacheMinTtl ?? 0, maxTtl: options.cacheMaxTtl ?? 86400 };
   if (cache !== null) metrics.watchCache(cache);
+  const bounds = { minTtl: options.cacheMinTtl ?? 0, maxTtl: options.cacheMaxTtl ?? 86400 };
   const router = () => routing.router;
+  const forwarder = new Forwarder({ timeoutMs: options.timeoutMs });
   const resolver = new Resolver({ forwarder, router, cache, bounds, metrics });
   const handler = new QueryHandler({
     resolver,
@@ -140,11 +185,11 @@ export function startProxy(options: ProxyOptions): RunningProxy {
     metrics,
     logQueries: options.logQueries ?? false,
   });
-  const { udp, tcp, port } = bindListeners(options.listen, options.port);
-  const frontends = startFrontends({ udp, tcp }, handler, {
-    limits,
-    maxUdpSize: options.maxUdpSize,
-  });
+  return { handler, cache };
+}
+
+/** Step 3 told: where the proxy listens and where it forwards. */
+function logStartup(options: ProxyOptions, frontends: Frontends, port: number): void {
   for (const frontend of frontends.udp) {
     log.info("Listening on {address} port {port} (UDP and TCP)", {
       address: frontend.addr.hostname,
@@ -160,54 +205,98 @@ export function startProxy(options: ProxyOptions): RunningProxy {
       upstreams: forward.upstreams.map((upstream) => upstream.label).join(", "),
     });
   }
+}
 
-  let lameDuck = false;
-  let stopping: Promise<void> | null = null;
-  const notReadyReason = () => {
-    if (stopping !== null) return "shutting down";
-    if (lameDuck) return "lame duck: shutting down soon";
-    const usable = (upstream: Upstream) => upstream.health.answeredWithin(READY_WINDOW_MS);
-    if (routing.router.defaultGroup.upstreams.some(usable)) return null;
-    return "no upstream answered recently";
-  };
-  const http = options.http
-    ? startHttpServer({ ...options.http, metrics: () => metrics.registry.render(), notReadyReason })
-    : null;
-  const retiring = new Set<Promise<void>>();
-  const reload = (next: ReloadableOptions) => {
-    const retired = routing.apply(routingConfig(next));
+/**
+ * Step 4: `/metrics`, `/healthz` and `/readyz`. Readiness says whether this
+ * process can serve (started, listening, not draining), not whether its
+ * upstreams answer: in a node-local pool every pod would turn unready at once
+ * during an upstream outage and the Service would stop sending the queries
+ * that cached and stale answers could still serve. Upstream health is shown
+ * on its own: `dotproxy_upstream_up` and the `/healthz` body.
+ */
+function startOperations(
+  address: NonNullable<ProxyOptions["http"]>,
+  metrics: ProxyMetrics,
+  routing: Routing,
+  lifecycle: Lifecycle,
+): HttpEndpoint {
+  return startHttpServer({
+    ...address,
+    metrics: () => metrics.registry.render(),
+    notReadyReason: () => lifecycle.notReadyReason(),
+    healthDetail: () => upstreamHealthReport(routing.upstreams),
+  });
+}
+
+/** One line per upstream: up or down, and how long ago it last answered. */
+function upstreamHealthReport(upstreams: readonly Upstream[]): string {
+  const now = performance.now();
+  return upstreams.map((upstream) => {
+    const state = upstream.health.up ? "up" : "down";
+    const since = upstream.health.lastSuccessAt;
+    const answered = since === null
+      ? "never answered"
+      : `answered ${((now - since) / 1000).toFixed(1)} s ago`;
+    return `upstream ${upstream.label} ${state} (${answered})\n`;
+  }).join("");
+}
+
+/**
+ * Step 5, for the rest of the proxy's life: lame duck, reloads and the
+ * shutdown that drains the frontends and then closes the upstreams.
+ */
+class Lifecycle {
+  readonly #timeoutMs: number;
+  readonly #routing: Routing;
+  readonly #frontends: Frontends;
+  readonly #retiring = new Set<Promise<void>>();
+  readonly #onStopped: (() => Promise<void> | undefined)[] = [];
+  #lameDuck = false;
+  #stopping: Promise<void> | null = null;
+
+  constructor(timeoutMs: number, routing: Routing, frontends: Frontends) {
+    this.#timeoutMs = timeoutMs;
+    this.#routing = routing;
+    this.#frontends = frontends;
+  }
+
+  /** Null while the proxy takes traffic, else why a load balancer should stop sending. */
+  notReadyReason(): string | null {
+    if (this.#stopping !== null) return "shutting down";
+    if (this.#lameDuck) return "lame duck: shutting down soon";
+    return null;
+  }
+
+  enterLameDuck(): void {
+    this.#lameDuck = true;
+  }
+
+  /** Runs `stop` once the upstreams are closed (the operations endpoint goes last). */
+  onStopped(stop: () => Promise<void> | undefined): void {
+    this.#onStopped.push(stop);
+  }
+
+  reload(next: ReloadableOptions): void {
+    const retired = this.#routing.apply(routingConfig(next));
     const closing = (async () => {
       // Queries already sent to a retired upstream finish within the deadline.
-      await new Promise((resolve) => setTimeout(resolve, options.timeoutMs + 1000));
+      await new Promise((resolve) => setTimeout(resolve, this.#timeoutMs + 1000));
       await Promise.all(retired.map((upstream) => upstream.close()));
     })();
-    retiring.add(closing);
-    closing.finally(() => retiring.delete(closing));
-  };
-  const shutdown = (graceMs = options.timeoutMs + 1000) =>
-    stopping ??= (async () => {
-      await frontends.drain(graceMs);
-      await Promise.all([...retiring]);
-      await Promise.all(routing.upstreams.map((upstream) => upstream.close()));
-      await http?.shutdown();
+    this.#retiring.add(closing);
+    closing.finally(() => this.#retiring.delete(closing));
+  }
+
+  shutdown(graceMs = this.#timeoutMs + 1000): Promise<void> {
+    return this.#stopping ??= (async () => {
+      await this.#frontends.drain(graceMs);
+      await Promise.all([...this.#retiring]);
+      await Promise.all(this.#routing.upstreams.map((upstream) => upstream.close()));
+      for (const stop of this.#onStopped) await stop();
       log.info("Stopped");
     })();
-  const { admission } = frontends;
-  metrics.watchAdmission(() => admission.counters);
-  return {
-    port,
-    get upstreams() {
-      return routing.upstreams;
-    },
-    admission,
-    cache,
-    metrics,
-    http,
-    enterLameDuck: () => void (lameDuck = true),
-    reload,
-    shutdown,
-    [Symbol.asyncDispose]: () => shutdown(),
-  };
+  }
 }
 
 interface Listeners {

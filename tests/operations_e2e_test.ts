@@ -1,10 +1,11 @@
 // The operations endpoint and the built-in health check against the real
 // proxy: metrics that move by the right amounts after real queries and
-// parse as strict Prometheus text, readiness that follows the upstream, a
+// parse as strict Prometheus text, readiness that ignores upstream outages, a
 // lame-duck period, and `dotproxy healthcheck` exit codes.
 
 import assert from "node:assert/strict";
-import { startFakeDotServer } from "./_util/fake_dot_server.ts";
+import { answer, type ReceivedQuery, startFakeDotServer } from "./_util/fake_dot_server.ts";
+import { extendedErrorOf } from "./_util/records.ts";
 import { buildQuery, decode, TcpDnsClient, udpQuery } from "./_util/dns_client.ts";
 import { deadPort, startTestProxy } from "./_util/proxy_fixture.ts";
 import { parsePrometheusText, valueOf } from "./_util/prometheus_text.ts";
@@ -128,19 +129,41 @@ Deno.test("failures are counted by upstream and reason", async () => {
   assert.equal(valueOf(metrics, "dotproxy_upstream_up", { to: dead }), 0);
 });
 
-Deno.test("/readyz follows the only upstream down and back up; /healthz stays 200", async () => {
-  let upstream = await startFakeDotServer();
+Deno.test("/readyz stays 200 through an upstream outage while stale answers are served; /healthz shows the upstream down", async () => {
+  const withTtl1 = (query: ReceivedQuery) =>
+    answer(query, { answers: [{ type: "A", name: query.name, ttl: 1, data: "192.0.2.7" }] });
+  let upstream = await startFakeDotServer({ handler: withTtl1 });
   const port = upstream.port;
   await using proxy = startTestProxy({ upstreams: [upstream], http: true, idleProbeMs: 200 });
   try {
     const addr = proxy.http!.addr;
     await waitForStatus(addr, "/readyz", 200);
+    const first = decode(await udpQuery(proxy.port, buildQuery("outage.example.test", "A")));
+    assert.equal(first.rcode, "NOERROR");
     await upstream.close();
-    const reason = await waitForStatus(addr, "/readyz", 503);
-    assert.match(reason, /upstream/);
-    assert.equal((await get(addr, "/healthz")).status, 200);
+    let health = "";
+    for (let i = 0; i < 100 && !/ down /.test(health); i++) { // bounded: about 10 s
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      health = (await get(addr, "/healthz")).body;
+    }
+    assert.match(health, /^ok\n/);
+    assert.match(health, new RegExp(`upstream 127\\.0\\.0\\.1:${port}#\\S+ down`));
+    const metrics = parsePrometheusText((await get(addr, "/metrics")).body);
+    assert.equal(valueOf(metrics, "dotproxy_upstream_up", {}), 0);
+    await new Promise((resolve) => setTimeout(resolve, 1100)); // the cached answer expires
+    const stale = decode(
+      await udpQuery(proxy.port, buildQuery("outage.example.test", "A", { edns: {} })),
+    );
+    assert.equal(stale.rcode, "NOERROR");
+    assert.equal(extendedErrorOf(stale), 3, "EDE 3 Stale Answer");
+    const ready = await get(addr, "/readyz");
+    assert.equal(ready.status, 200, `ready during the outage: ${ready.body}`);
     upstream = await startFakeDotServer({ port });
-    await waitForStatus(addr, "/readyz", 200);
+    for (let i = 0; i < 100 && !/ up /.test(health); i++) { // bounded: about 10 s
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      health = (await get(addr, "/healthz")).body;
+    }
+    assert.match(health, / up \(answered [\d.]+ s ago\)/);
     assert.equal((await get(addr, "/nope")).status, 404);
   } finally {
     await upstream.close();
@@ -160,26 +183,47 @@ Deno.test("lame duck: /readyz turns 503 while queries are still answered", async
 });
 
 Deno.test("`dotproxy healthcheck` exits 0 against a live proxy, even with its upstream down, and 1 against none", async () => {
-  await using proxy = startTestProxy({ upstreams: [`127.0.0.1:${deadPort()}#dot.test`] });
-  const healthcheck = (port: number) =>
-    new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--allow-net",
-        "--allow-read",
-        "--allow-env",
-        MAIN,
-        "healthcheck",
-        "--port",
-        String(port),
-      ],
-      env: { DOTPROXY_LISTEN: "127.0.0.1" },
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-  const live = await healthcheck(proxy.port);
-  assert.equal(live.code, 0, new TextDecoder().decode(live.stderr));
-  const none = await healthcheck(deadPort());
+  await using proxy = startTestProxy({
+    upstreams: [`127.0.0.1:${deadPort()}#dot.test`],
+    listen: ["127.0.0.1", "127.0.0.2"],
+  });
+  const live = await healthcheck(proxy.port, "127.0.0.1,127.0.0.2");
+  assert.equal(live.code, 0, live.stderr);
+  const none = await healthcheck(deadPort(), "127.0.0.1");
   assert.equal(none.code, 1);
-  assert.match(new TextDecoder().decode(none.stderr), /unhealthy/);
+  assert.match(none.stderr, /unhealthy/);
 });
+
+Deno.test("`dotproxy healthcheck` checks every --listen address: one that does not answer fails it", async () => {
+  await using proxy = startTestProxy({
+    upstreams: [`127.0.0.1:${deadPort()}#dot.test`],
+    listen: ["127.0.0.1"],
+  });
+  const partial = await healthcheck(proxy.port, "127.0.0.1,127.0.0.3");
+  assert.equal(partial.code, 1);
+  assert.match(partial.stderr, /127\.0\.0\.3/);
+  assert.doesNotMatch(partial.stderr, /127\.0\.0\.1 /);
+});
+
+/** Runs `main.ts healthcheck` against `port` with DOTPROXY_LISTEN set to `listen`. */
+async function healthcheck(
+  port: number,
+  listen: string,
+): Promise<{ code: number; stderr: string }> {
+  const { code, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-net",
+      "--allow-read",
+      "--allow-env",
+      MAIN,
+      "healthcheck",
+      "--port",
+      `${port}`,
+    ],
+    env: { DOTPROXY_LISTEN: listen },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  return { code, stderr: new TextDecoder().decode(stderr) };
+}

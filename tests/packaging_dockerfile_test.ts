@@ -4,7 +4,7 @@
 // packaging_scratch_test.ts runs, a numeric USER, and ENV the proxy's own parser accepts.
 
 import assert from "node:assert/strict";
-import { healthcheckTarget } from "../src/healthcheck.ts";
+import { healthcheckTargets } from "../src/healthcheck.ts";
 import {
   proxyConfig,
   readCompileTask,
@@ -149,8 +149,8 @@ Deno.test("the image's ENV is accepted by the proxy: all interfaces, port 53, me
   assert.deepEqual(config.http, { hostname: "0.0.0.0", port: 9153 });
   assert.ok(config.lameDuckMs > 0);
   // HEALTHCHECK runs `/dotproxy healthcheck` with the same ENV: it must query loopback port 53.
-  const target = healthcheckTarget(proxyConfig(["healthcheck"], env));
-  assert.deepEqual([target.hostname, target.port], ["127.0.0.1", 53]);
+  const targets = healthcheckTargets(proxyConfig(["healthcheck"], env));
+  assert.deepEqual(targets.map((target) => [target.hostname, target.port]), [["127.0.0.1", 53]]);
 });
 
 Deno.test(".dockerignore admits exactly what the build stage copies", async () => {

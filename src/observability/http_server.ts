@@ -19,6 +19,8 @@ export interface HttpServerOptions {
   readonly metrics: () => string;
   /** Null when the proxy is ready, else a short reason why not. */
   readonly notReadyReason: () => string | null;
+  /** Lines after `ok` in the `/healthz` body: the upstreams' state, for people. */
+  readonly healthDetail?: () => string;
 }
 
 /** A running endpoint. */
@@ -31,8 +33,9 @@ export interface HttpEndpoint {
 /**
  * Starts the endpoint:
  * - `GET /metrics`: Prometheus text exposition format 0.0.4;
- * - `GET /healthz`: 200 while the process serves (liveness);
- * - `GET /readyz`: 200 when the proxy is ready for traffic, 503 with the reason otherwise.
+ * - `GET /healthz`: 200 while the process serves (liveness), with each upstream's state below `ok`;
+ * - `GET /readyz`: 200 when the proxy is ready for traffic (listening, not draining), 503 with
+ *   the reason otherwise. Upstream health does not change it.
  *
  * @param options Address and content.
  * @returns The running endpoint.
@@ -65,7 +68,7 @@ function route(request: Request, options: HttpServerOptions): Response {
         headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
       });
     case "/healthz":
-      return new Response("ok\n");
+      return new Response(`ok\n${options.healthDetail?.() ?? ""}`);
     case "/readyz": {
       const reason = options.notReadyReason();
       return reason === null

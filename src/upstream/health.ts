@@ -69,6 +69,11 @@ export class UpstreamHealth {
     return this.#up && performance.now() - this.#lastSuccessAt < windowMs;
   }
 
+  /** When it last answered (performance.now() milliseconds), or null if it never has. */
+  get lastSuccessAt(): number | null {
+    return this.#lastSuccessAt === -Infinity ? null : this.#lastSuccessAt;
+  }
+
   /**
    * An exchange succeeded.
    *

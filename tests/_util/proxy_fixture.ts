@@ -32,6 +32,8 @@ export interface TestProxyOptions {
   /** Serve the operations endpoint on an ephemeral loopback port. */
   readonly http?: boolean;
   readonly idleProbeMs?: number;
+  /** Addresses to listen on. @default {["127.0.0.1"]} */
+  readonly listen?: readonly string[];
 }
 
 /**
@@ -42,7 +44,7 @@ export interface TestProxyOptions {
  */
 export function startTestProxy(options: TestProxyOptions): RunningProxy {
   return startProxy({
-    listen: ["127.0.0.1"],
+    listen: options.listen ?? ["127.0.0.1"],
     port: 0,
     upstreams: options.upstreams.map((upstream) =>
       parseUpstreamSpec(
