@@ -7,6 +7,7 @@
 
 import type { Config } from "./config/config.ts";
 import { type LimitsConfig, resolveLimits } from "./config/limits.ts";
+import type { ReloadableOptions } from "./config/reload.ts";
 import type { Admission } from "./access/admission.ts";
 import { type Frontends, startFrontends } from "./frontend/start_frontends.ts";
 import { QueryHandler } from "./query_handler.ts";
@@ -56,8 +57,7 @@ export type ProxyOptions =
     readonly builtinZones?: boolean;
   };
 
-/** The settings a reload can change. */
-export type ReloadableOptions = Pick<ProxyOptions, "upstreams"> & Partial<RoutingConfig>;
+export type { ReloadableOptions } from "./config/reload.ts";
 
 /** A running proxy. */
 export interface RunningProxy extends AsyncDisposable {

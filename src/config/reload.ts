@@ -10,8 +10,11 @@
 
 import { isDeepStrictEqual } from "node:util";
 import { type Config, SETTINGS } from "./config.ts";
-import type { ReloadableOptions } from "../proxy.ts";
+import type { RoutingConfig } from "../routing/routing.ts";
 import { getLogger } from "../log.ts";
+
+/** The settings a reload can change: the upstreams and the routes. */
+export type ReloadableOptions = Pick<Config, "upstreams"> & Partial<RoutingConfig>;
 
 const log = getLogger("config");
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { type Config, ConfigError, parseConfig } from "./config.ts";
 import { planReload, reloadConfig } from "./reload.ts";
-import type { ReloadableOptions } from "../proxy.ts";
+import type { ReloadableOptions } from "./reload.ts";
 
 function load(args: string[]): Config {
   const result = parseConfig(args, { env: {}, isTerminal: false });
