@@ -32,6 +32,7 @@ import { USAGE } from "./usage.ts";
 import { OPERATIONS_SETTINGS, type OperationsConfig } from "./operations.ts";
 import { ROUTING_SETTINGS, type RoutingSettings } from "./routing.ts";
 import { CONFIG_FILE_SETTING, fileValues } from "./config_file.ts";
+import { applyClientCertificate, CLIENT_CERTIFICATE_SETTINGS } from "./client_certificate.ts";
 
 export { ConfigError } from "./setting.ts";
 export { USAGE } from "./usage.ts";
@@ -169,6 +170,7 @@ export const SETTINGS = {
     parse: integer(0, 604800),
     default: () => 86400,
   }),
+  ...CLIENT_CERTIFICATE_SETTINGS,
   ...LIMIT_SETTINGS,
   ...OPERATIONS_SETTINGS,
   ...ROUTING_SETTINGS,
@@ -236,8 +238,16 @@ export function parseConfig(args: readonly string[], environment: ConfigEnvironm
   for (const [key, s] of Object.entries<AnySetting>(SETTINGS)) {
     values[key] = resolve(s, flags.get(s.flag) ?? [], environment, context, fromFile.get(s.flag));
   }
-  const { caFile, ...rest } = values as Values;
-  const config: Config = { ...rest, caFile: caFile?.path, caCerts: caFile?.certs ?? [] };
+  const { caFile, tlsClientCert, tlsClientKey, ...rest } = values as Values;
+  // The global client certificate lives on in the upstream specs that use it, so that a
+  // reload which changes it rebuilds exactly those upstreams.
+  const withCertificates = applyClientCertificate({ ...rest, tlsClientCert, tlsClientKey });
+  const config: Config = {
+    ...rest,
+    ...withCertificates,
+    caFile: caFile?.path,
+    caCerts: caFile?.certs ?? [],
+  };
   return { kind: "run", config: Object.freeze(config), configFile: file?.path };
 }
 

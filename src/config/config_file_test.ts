@@ -3,14 +3,20 @@ import { isDeepStrictEqual } from "node:util";
 import { type Config, ConfigError, parseConfig, SETTINGS } from "./config.ts";
 
 const CERT = "-----BEGIN CERTIFICATE-----\nMIIBAAAA\n-----END CERTIFICATE-----\n";
+const TLS = new URL("../../tests/testdata/tls/", import.meta.url);
+const CLIENT_FILES = {
+  "/client.pem": Deno.readTextFileSync(new URL("client.pem", TLS)),
+  "/client.key": Deno.readTextFileSync(new URL("client.key", TLS)),
+};
 
-/** Parses with fake files: `/ca.pem` and the YAML files given. */
+/** Parses with fake files: `/ca.pem`, a client certificate and the YAML files given. */
 function parse(args: readonly string[], files: Record<string, string>, env = {}): Config {
   const result = parseConfig(args, {
     env,
     isTerminal: false,
     readTextFile: (path) => {
-      const text = ({ "/ca.pem": CERT, ...files } as Record<string, string>)[path];
+      const all: Record<string, string> = { "/ca.pem": CERT, ...CLIENT_FILES, ...files };
+      const text = all[path];
       if (text === undefined) throw new Deno.errors.NotFound(`No such file: readfile '${path}'`);
       return text;
     },
@@ -40,6 +46,8 @@ const NON_DEFAULT: Record<string, readonly string[]> = {
   port: ["5353"],
   upstream: ["9.9.9.9#dns.quad9.net", "[2620:fe::fe]:853#dns.quad9.net"],
   "ca-file": ["/ca.pem"],
+  "tls-client-cert": ["/client.pem"],
+  "tls-client-key": ["/client.key"],
   timeout: ["2500"],
   "max-udp-size": ["4096"],
   "log-level": ["debug"],
@@ -87,9 +95,13 @@ Deno.test("a config file can set every setting, with the same result as the flag
   const fromFile = withFile(yaml);
   assert.deepEqual(fromFile, parse(args, {}));
   const defaults = parse([], {});
+  // The client certificate is not a field of its own: it is given to the upstreams.
+  const consumed = ["tlsClientCert", "tlsClientKey"];
   for (const key of Object.keys(SETTINGS) as (keyof Config)[]) {
+    if (consumed.includes(key)) continue;
     assert(!isDeepStrictEqual(fromFile[key], defaults[key]), `${key} is not a default`);
   }
+  assert.equal(fromFile.upstreams[0]!.clientCert?.certFile, "/client.pem");
 });
 
 Deno.test("a config file takes a block list, a flow list or one scalar for a repeatable setting", () => {

@@ -22,6 +22,7 @@ import {
   parseIpAddress,
   readNamedFile,
 } from "./setting.ts";
+import { loadSpecCertificate } from "./client_certificate.ts";
 
 /** A CA bundle: its path and each certificate in it. */
 export interface CaBundle {
@@ -32,20 +33,23 @@ export interface CaBundle {
 }
 
 /**
- * Parses an upstream spec.
+ * Parses an upstream spec, reading the client certificate it names, if any.
  *
  * @param raw The value.
  * @param source The flag or variable, for the error.
+ * @param context Reads the client certificate files.
  * @returns The upstream.
- * @throws {ConfigError} When the spec is invalid.
+ * @throws {ConfigError} When the spec is invalid or its certificate files are bad.
  */
-export function parseUpstream(raw: string, source: string): UpstreamSpec {
+export function parseUpstream(raw: string, source: string, context: ParseContext): UpstreamSpec {
+  let spec: UpstreamSpec;
   try {
-    return parseUpstreamSpec(raw);
+    spec = parseUpstreamSpec(raw);
   } catch (error) {
     if (!(error instanceof UpstreamSpecError)) throw error;
     throw new ConfigError(`Invalid ${source} "${raw}": ${error.reason}`);
   }
+  return loadSpecCertificate(spec, raw, source, context);
 }
 
 /**
@@ -73,11 +77,15 @@ export function parseCaFile(raw: string, source: string, context: ParseContext):
  * Legacy `DOT_SERVER`: one upstream spec, not a list.
  *
  * @param env The variables.
+ * @param context Reads client certificate files.
  * @returns The upstream, or undefined when the variable is unset.
  */
-export function readDotServer(env: Env): readonly UpstreamSpec[] | undefined {
+export function readDotServer(
+  env: Env,
+  context: ParseContext,
+): readonly UpstreamSpec[] | undefined {
   const raw = nonEmpty(env, "DOT_SERVER");
-  return raw === undefined ? undefined : [parseUpstream(raw, "DOT_SERVER")];
+  return raw === undefined ? undefined : [parseUpstream(raw, "DOT_SERVER", context)];
 }
 
 /**
@@ -100,5 +108,5 @@ export function readDnsServerIp(
   }
   const address = parseIpAddress(ip, "DNS_SERVER_IP");
   const host = isIP(address) === 6 ? `[${address}]` : address;
-  return [parseUpstream(`${host}:${port ?? DEFAULT_DOT_PORT}`, "DNS_SERVER_IP")];
+  return [parseUpstream(`${host}:${port ?? DEFAULT_DOT_PORT}`, "DNS_SERVER_IP", context)];
 }

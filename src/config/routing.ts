@@ -9,7 +9,12 @@
 import type { ForwardZoneConfig } from "../routing/routing.ts";
 import { zoneKey } from "../routing/zone_table.ts";
 import type { UpstreamPolicy } from "../upstream/upstream_group.ts";
-import { parseForwardSpec, UpstreamSpecError } from "../upstream/upstream_spec.ts";
+import {
+  type ForwardSpec,
+  parseForwardSpec,
+  UpstreamSpecError,
+} from "../upstream/upstream_spec.ts";
+import { loadSpecCertificate } from "./client_certificate.ts";
 import {
   boolean,
   ConfigError,
@@ -17,6 +22,7 @@ import {
   list,
   nonEmpty,
   oneOf,
+  type ParseContext,
   type Parser,
   single,
 } from "./setting.ts";
@@ -38,7 +44,7 @@ export interface RoutingSettings {
  * @param source The flag or variable, for errors.
  * @returns The forward zone.
  */
-export const parseForwardZone: Parser<ForwardZoneConfig> = (raw, source) => {
+export const parseForwardZone: Parser<ForwardZoneConfig> = (raw, source, context) => {
   const equals = raw.indexOf("=");
   const zone = equals === -1 ? "" : raw.slice(0, equals).trim();
   if (zone === "" || equals === raw.length - 1) {
@@ -49,24 +55,29 @@ export const parseForwardZone: Parser<ForwardZoneConfig> = (raw, source) => {
   } catch (error) {
     throw new ConfigError(`Invalid ${source} "${raw}": ${(error as Error).message}`);
   }
-  const upstreams = raw.slice(equals + 1).split(",").map((spec) => {
+  const upstreams = raw.slice(equals + 1).split(",").map((text) => {
+    let spec: ForwardSpec;
     try {
-      return parseForwardSpec(spec.trim());
+      spec = parseForwardSpec(text.trim());
     } catch (error) {
       if (!(error instanceof UpstreamSpecError)) throw error;
       throw new ConfigError(`Invalid ${source} "${raw}": ${error.message}`);
     }
+    return "plaintext" in spec ? spec : loadSpecCertificate(spec, raw, source, context);
   });
   const normalized = zone.endsWith(".") && zone !== "." ? zone.slice(0, -1) : zone;
   return Object.freeze({ zone: normalized.toLowerCase(), upstreams });
 };
 
 /** `DOTPROXY_FORWARD_ZONES`: zones separated by `;` (their resolvers by `,`). */
-function readForwardZones(env: Env): readonly ForwardZoneConfig[] | undefined {
+function readForwardZones(
+  env: Env,
+  context: ParseContext,
+): readonly ForwardZoneConfig[] | undefined {
   const raw = nonEmpty(env, "DOTPROXY_FORWARD_ZONES");
   if (raw === undefined) return undefined;
   return raw.split(";").filter((item) => item.trim() !== "").map((item) =>
-    parseForwardZone(item.trim(), "DOTPROXY_FORWARD_ZONES", { readTextFile: () => "" })
+    parseForwardZone(item.trim(), "DOTPROXY_FORWARD_ZONES", context)
   );
 }
 

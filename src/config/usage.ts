@@ -10,9 +10,17 @@ export const USAGE = `dotproxy [options]
   -p, --port N          port for both UDP and TCP (default 53)
   -u, --upstream SPEC   DNS-over-TLS upstream, repeatable, tried in order of health:
                         IP[:PORT][#AUTH_NAME], IPv6 as [IP]:PORT#AUTH_NAME, PORT default 853;
-                        default 1.1.1.1:853#cloudflare-dns.com and 1.0.0.1:853#cloudflare-dns.com
+                        default 1.1.1.1:853#cloudflare-dns.com and 1.0.0.1:853#cloudflare-dns.com;
+                        TLS options follow, each after "@": @pin-sha256=BASE64 (repeatable: the
+                        server's key must match one), @client-cert=PATH@client-key=PATH
+                        (see docs/security.md)
       --ca-file PATH    PEM bundle of extra CA certificates to trust for upstreams, e.g. a private
                         resolver's CA (Deno adds these to its built-in roots)
+      --tls-client-cert PATH
+                        PEM client certificate (chain) presented to every DoT upstream without
+                        its own @client-cert (mutual TLS; default none)
+      --tls-client-key PATH
+                        PEM private key of --tls-client-cert
       --timeout MS      deadline for one client query across all retries (default 4000), then SERVFAIL
       --max-udp-size N  largest UDP answer sent to clients (default 1232, DNS Flag Day 2020)
       --log-level L     debug | info | warning | error (default info)
@@ -84,6 +92,8 @@ Environment (flags win over variables; empty variables count as unset):
   DOTPROXY_PORT          --port
   DOTPROXY_UPSTREAMS     --upstream, comma-separated
   DOTPROXY_CA_FILE       --ca-file
+  DOTPROXY_TLS_CLIENT_CERT  --tls-client-cert
+  DOTPROXY_TLS_CLIENT_KEY   --tls-client-key
   DOTPROXY_TIMEOUT       --timeout
   DOTPROXY_MAX_UDP_SIZE  --max-udp-size
   DOTPROXY_LOG_LEVEL     --log-level

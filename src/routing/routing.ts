@@ -1,13 +1,13 @@
 /**
  * The proxy's upstreams and routes, built from the configuration and
  * rebuilt on reload: an upstream that stays in the configuration (same
- * label) is kept with its connections, cache of health and measurements;
+ * label, pins and client certificate: see `upstreamKey`) is kept with its connections, cache of health and measurements;
  * the others are created, or retired once the queries they carry are done.
  *
  * @module
  */
 
-import type { ForwardSpec, UpstreamSpec } from "../upstream/upstream_spec.ts";
+import { type ForwardSpec, upstreamKey, type UpstreamSpec } from "../upstream/upstream_spec.ts";
 import type { Upstream } from "../upstream/upstream.ts";
 import { UpstreamGroup, type UpstreamPolicy } from "../upstream/upstream_group.ts";
 import { Router } from "./router.ts";
@@ -33,6 +33,7 @@ export type UpstreamFactory = (spec: ForwardSpec) => Upstream;
 export class Routing {
   readonly #create: UpstreamFactory;
   #router: Router;
+  /** Upstreams in use by {@linkcode upstreamKey}. */
   #upstreams: Map<string, Upstream>;
 
   /**
@@ -66,7 +67,8 @@ export class Routing {
     const previous = this.#upstreams;
     this.#upstreams = new Map();
     this.#router = this.#build(config, previous);
-    return [...previous.values()].filter((upstream) => !this.#upstreams.has(upstream.label));
+    const kept = new Set(this.#upstreams.values());
+    return [...previous.values()].filter((upstream) => !kept.has(upstream));
   }
 
   #build(config: RoutingConfig, previous: Map<string, Upstream>): Router {
@@ -83,9 +85,9 @@ export class Routing {
   }
 
   #upstream(spec: ForwardSpec, previous: Map<string, Upstream>): Upstream {
-    const upstream = this.#upstreams.get(spec.label) ?? previous.get(spec.label) ??
-      this.#create(spec);
-    this.#upstreams.set(spec.label, upstream);
+    const key = upstreamKey(spec);
+    const upstream = this.#upstreams.get(key) ?? previous.get(key) ?? this.#create(spec);
+    this.#upstreams.set(key, upstream);
     return upstream;
   }
 }

@@ -5,12 +5,19 @@
  */
 
 import { isIP } from "node:net";
+import {
+  type ClientCertificate,
+  parseUpstreamOptions,
+  type UpstreamOptions,
+} from "./upstream_options.ts";
+
+export type { ClientCertificate } from "./upstream_options.ts";
 
 /** TCP port of DNS over TLS (RFC 7858), used when a spec gives none. */
 export const DEFAULT_DOT_PORT = 853;
 
 /** One DNS-over-TLS upstream resolver. */
-export interface UpstreamSpec {
+export interface UpstreamSpec extends UpstreamOptions {
   /** IP address to dial (IPv4 dotted quad or IPv6 without brackets). */
   readonly address: string;
   /** TCP port, default 853. */
@@ -25,6 +32,11 @@ export interface UpstreamSpec {
    * `[2606:4700::1111]:853#cloudflare-dns.com`, `9.9.9.9:853` (no #name when authName is the IP).
    */
   readonly label: string;
+  /**
+   * The client certificate presented to this upstream: its own (`@client-cert=`) or the global
+   * `--tls-client-cert`; filled in by the configuration, which reads the files.
+   */
+  readonly clientCert?: ClientCertificate;
 }
 
 /**
@@ -54,11 +66,13 @@ export class UpstreamSpecError extends SyntaxError {
 const LABEL_PATTERN = /^[a-z0-9_-]+$/;
 
 /**
- * Parses an upstream spec of the form `IP[:PORT][#AUTH_NAME]`. IPv6 addresses are written as
+ * Parses an upstream spec of the form `IP[:PORT][#AUTH_NAME][@OPTION]...`. IPv6 addresses are written as
  * `[IP]:PORT#AUTH_NAME`, `[IP]#AUTH_NAME` or `[IP]`; a bare IPv6 address without brackets is
  * accepted when everything before `#` is one valid IPv6 address. The address must be an IP
  * (there is no bootstrap DNS). PORT defaults to 853. AUTH_NAME is a hostname (a trailing dot is
  * removed and it is lowercased) or an IP address; without it the certificate must match the IP.
+ * Each OPTION is `pin-sha256=BASE64`, `client-cert=PATH` or `client-key=PATH` (see
+ * `upstream_options.ts`); the label leaves them out.
  *
  * @example Parse IPv4 and IPv6 specs
  * ```ts
@@ -80,13 +94,22 @@ const LABEL_PATTERN = /^[a-z0-9_-]+$/;
  * @throws {UpstreamSpecError} A `SyntaxError` describing what is wrong with `text`.
  */
 export function parseUpstreamSpec(text: string): UpstreamSpec {
-  const hash = text.indexOf("#");
-  const hostPort = hash === -1 ? text : text.slice(0, hash);
+  const at = text.indexOf("@");
+  const base = at === -1 ? text : text.slice(0, at);
+  const hash = base.indexOf("#");
+  const hostPort = hash === -1 ? base : base.slice(0, hash);
   const { address, port } = parseHostPort(text, hostPort);
-  const authName = hash === -1 ? address : parseAuthName(text, text.slice(hash + 1));
+  const authName = hash === -1 ? address : parseAuthName(text, base.slice(hash + 1));
   const host = isIP(address) === 6 ? `[${address}]` : address;
   const label = authName === address ? `${host}:${port}` : `${host}:${port}#${authName}`;
-  return Object.freeze({ address, port, authName, label });
+  let options: UpstreamOptions = {};
+  try {
+    if (at !== -1) options = parseUpstreamOptions(text.slice(at + 1));
+  } catch (error) {
+    if (!(error instanceof SyntaxError)) throw error;
+    throw new UpstreamSpecError(text, error.message);
+  }
+  return Object.freeze({ address, port, authName, label, ...options });
 }
 
 /** A plaintext upstream for a forward zone inside the trust boundary (`udp://IP[:PORT]`). */
@@ -124,6 +147,9 @@ export type ForwardSpec = UpstreamSpec | PlainUpstreamSpec;
 export function parseForwardSpec(text: string): ForwardSpec {
   if (!text.startsWith("udp://")) return parseUpstreamSpec(text);
   const hostPort = text.slice("udp://".length);
+  if (hostPort.includes("@")) {
+    throw new UpstreamSpecError(text, "a plaintext upstream has no TLS options");
+  }
   if (hostPort.includes("#")) {
     throw new UpstreamSpecError(text, "a plaintext upstream has no authentication name");
   }
@@ -221,4 +247,28 @@ function parseAuthName(text: string, name: string): string {
     }
   }
   return host;
+}
+
+/**
+ * What makes two upstreams the same one across a reload: the label, and also the pins and the
+ * client certificate (its text, so that a rotated certificate read again counts as a change).
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseUpstreamSpec, upstreamKey } from "./upstream_spec.ts";
+ *
+ * const pin = "jglkVUaEj5oUsufyPzJdKIxjSZ1aS3jfUVjyZ77QGUI=";
+ * assert.equal(upstreamKey(parseUpstreamSpec("9.9.9.9")), "9.9.9.9:853");
+ * assert.notEqual(upstreamKey(parseUpstreamSpec(`9.9.9.9@pin-sha256=${pin}`)), "9.9.9.9:853");
+ * ```
+ *
+ * @param spec The upstream.
+ * @returns A string equal for equal upstreams.
+ */
+export function upstreamKey(spec: ForwardSpec): string {
+  if ("plaintext" in spec) return spec.label;
+  const { pins, clientCert } = spec;
+  if (pins === undefined && clientCert === undefined) return spec.label;
+  return JSON.stringify([spec.label, pins ?? [], clientCert?.cert ?? "", clientCert?.key ?? ""]);
 }

@@ -161,3 +161,37 @@ Deno.test("DEFAULT_UPSTREAMS are Cloudflare's IPv4 resolvers", () => {
   assert(Object.isFrozen(DEFAULT_UPSTREAMS));
   assert.equal(DEFAULT_DOT_PORT, 853);
 });
+
+const PIN_A = "jglkVUaEj5oUsufyPzJdKIxjSZ1aS3jfUVjyZ77QGUI=";
+const PIN_B = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+
+Deno.test("parseUpstreamSpec() reads pins and client certificate files after @, label unchanged", () => {
+  const parsed = parseUpstreamSpec(
+    `[2606:4700::1111]:853#cloudflare-dns.com@pin-sha256=${PIN_A}@pin-sha256=${PIN_B}` +
+      "@client-cert=/etc/c.pem@client-key=/etc/c.key",
+  );
+  assert.equal(parsed.label, "[2606:4700::1111]:853#cloudflare-dns.com");
+  assert.deepEqual(parsed.pins, [PIN_A, PIN_B]);
+  assert.equal(parsed.clientCertFile, "/etc/c.pem");
+  assert.equal(parsed.clientKeyFile, "/etc/c.key");
+  assert.deepEqual(parseUpstreamSpec(`1.1.1.1@pin-sha256=${PIN_A}`).pins, [PIN_A]);
+  assert.equal(parseUpstreamSpec("1.1.1.1").pins, undefined);
+});
+
+Deno.test("parseUpstreamSpec() rejects bad options with the reason", () => {
+  const cases: [string, RegExp][] = [
+    ["1.1.1.1@", /option "" needs a value/],
+    ["1.1.1.1@pin-sha256", /option "pin-sha256" needs a value/],
+    [`1.1.1.1@pin-sha256=${PIN_A.slice(1)}`, /not a base64 32-byte SHA-256 digest/],
+    [`1.1.1.1@pin-sha1=${PIN_A}`, /unknown option "pin-sha1"/],
+    ["1.1.1.1@client-key=/k", /client-cert and client-key must be given together/],
+    ["1.1.1.1@client-cert=/a@client-cert=/b@client-key=/k", /client-cert is given twice/],
+  ];
+  for (const [text, reason] of cases) {
+    assert.throws(() => parseUpstreamSpec(text), (error) => {
+      assert(error instanceof UpstreamSpecError, text);
+      assert.match(error.reason, reason, text);
+      return true;
+    });
+  }
+});

@@ -7,6 +7,8 @@
 #   server.pem / server.key          leaf for dot.test (+ IP SANs 127.0.0.1, ::1), chain included
 #   other_ca.pem                     a second root that tests never trust
 #   other_server.pem / other_server.key  dot.test leaf signed by other_ca ("unknown issuer")
+#   client.pem / client.key          client certificate (clientAuth) signed by ca, for mutual TLS
+#   other_client.pem / other_client.key  client certificate signed by other_ca (refused)
 #
 # ECDSA P-256 keeps handshakes cheap and is accepted by rustls (Deno), OpenSSL
 # (unbound) and GnuTLS (kdig) alike.
@@ -56,6 +58,25 @@ EXT
   cat "$WORK/$name.crt" "$ca.pem" >"$name.pem"
 }
 
+# make_client NAME CA: writes NAME.key and NAME.pem (a client leaf followed by the CA cert).
+make_client() {
+  local name=$1 ca=$2
+  new_key "$name.key"
+  openssl req -new -key "$name.key" -subj "/CN=dotproxy test client" -out "$WORK/$name.csr"
+  cat >"$WORK/$name.ext" <<EXT
+basicConstraints=critical,CA:FALSE
+keyUsage=critical,digitalSignature
+extendedKeyUsage=clientAuth
+subjectKeyIdentifier=hash
+authorityKeyIdentifier=keyid
+EXT
+  openssl x509 -req -in "$WORK/$name.csr" -CA "$ca.pem" -CAkey "$ca.key" \
+    -set_serial "0x$(openssl rand -hex 16)" -sha256 -days "$DAYS" \
+    -extfile "$WORK/$name.ext" -out "$WORK/$name.crt" 2>/dev/null
+  openssl verify -CAfile "$ca.pem" -purpose sslclient "$WORK/$name.crt" >/dev/null
+  cat "$WORK/$name.crt" "$ca.pem" >"$name.pem"
+}
+
 make_ca ca "dotproxy test CA"
 make_leaf server ca
 
@@ -63,6 +84,8 @@ make_leaf server ca
 make_ca "$WORK/other_ca" "dotproxy untrusted test CA"
 cp "$WORK/other_ca.pem" other_ca.pem
 make_leaf other_server "$WORK/other_ca"
+make_client client ca
+make_client other_client "$WORK/other_ca"
 
 # Keys are test-only and public anyway, but keep them readable for unbound (any user).
 chmod 644 ./*.pem ./*.key
