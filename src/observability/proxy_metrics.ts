@@ -118,10 +118,18 @@ export class ProxyMetrics {
       ["to"],
     ),
   );
+  readonly #pinMismatches = this.registry.register(
+    new Counter(
+      "dotproxy_upstream_pin_mismatches_total",
+      "TLS connections to an upstream closed unused: the server's key matched no pin-sha256.",
+      ["to"],
+    ),
+  );
   readonly #upstreamSeries = memoized((to: string): UpstreamSeries => ({
     sent: this.#upstreamSent.with(to),
     duration: this.#upstreamDuration.with(to),
     opened: this.#opened.with(to),
+    pinMismatch: this.#pinMismatches.with(to),
     failed: (reason) => this.#upstreamFailures.with(to, reason).inc(),
   }));
   // The series recorded for every query, each found once per label

@@ -16,7 +16,9 @@ import { FRAME_PREFIX_LENGTH, setFrameId } from "../wire/upstream_query.ts";
 import type { UpstreamSpec } from "./upstream_spec.ts";
 import { getLogger } from "../log.ts";
 import { describeConnectError } from "./tls_error.ts";
-import { UpstreamError } from "./upstream_error.ts";
+import { UpstreamError, type UpstreamFailure } from "./upstream_error.ts";
+import { connectWithClientCertificate } from "./client_certificate_connect.ts";
+import { checkPins, PinMismatchError } from "./spki_pin.ts";
 import { CoalescingWriter } from "../framing/coalescing_writer.ts";
 import type { ReplyListener } from "./reply_listener.ts";
 import { PendingQueries, type PendingQuery } from "./pending_queries.ts";
@@ -32,6 +34,8 @@ export interface DotConnectionOptions {
   readonly connectTimeoutMs: number;
   /** Close the connection after this long without queries (RFC 7766 §6.2.4). */
   readonly idleTimeoutMs: number;
+  /** Told when the server's key matched no pin of `spec.pins` (the connection is not used). */
+  readonly onPinMismatch?: () => void;
 }
 
 /** How often pending queries are checked against their deadlines. */
@@ -46,6 +50,7 @@ export class DotConnection {
   readonly #conn: Deno.TlsConn;
   readonly #writer: CoalescingWriter;
   readonly #idleTimeoutMs: number;
+  readonly #presentsCertificate: boolean;
   /** Queries sent and not yet answered; all rejected on close. */
   readonly #pending = new PendingQueries();
   #lastReadAt = 0;
@@ -53,6 +58,8 @@ export class DotConnection {
   /** Runs while queries are pending, abandoning those past their deadline. */
   #sweepTimer: ReturnType<typeof setInterval> | undefined;
   #closeReason: string | null = null;
+  /** What the waiting queries are told on close: "tls" when the server refused us at once. */
+  #failure: UpstreamFailure = "closed";
   /** Settles when the connection is closed and its read loop has ended. */
   readonly done: Promise<void>;
 
@@ -63,6 +70,7 @@ export class DotConnection {
       this.close(`write failed: ${describeConnectError(error, "")}`);
     });
     this.#idleTimeoutMs = options.idleTimeoutMs;
+    this.#presentsCertificate = options.spec.clientCert !== undefined;
     this.done = this.#readLoop();
     this.#armIdleTimer();
   }
@@ -70,7 +78,9 @@ export class DotConnection {
   /**
    * Connects over TCP to the upstream's IP and completes a TLS handshake that
    * verifies the certificate chain and the authentication name (RFC 8310
-   * strict profile). There is no fallback of any kind.
+   * strict profile), presents `spec.clientCert` when set, and checks the
+   * server's key against `spec.pins` when set, before anything is written.
+   * There is no fallback of any kind.
    *
    * @param options Where and how to connect.
    * @returns The open connection.
@@ -78,6 +88,9 @@ export class DotConnection {
    */
   static async open(options: DotConnectionOptions): Promise<DotConnection> {
     const { spec } = options;
+    if (spec.clientCert !== undefined) {
+      return await DotConnection.#verified(await connectWithClientCertificate(options), options);
+    }
     const deadline = AbortSignal.timeout(options.connectTimeoutMs);
     let tcp: Deno.TcpConn;
     try {
@@ -115,6 +128,29 @@ export class DotConnection {
       });
     } finally {
       deadline.removeEventListener("abort", onTimeout);
+    }
+    return await DotConnection.#verified(tls, options);
+  }
+
+  /** The connection, once its server's key matches a pin (when pins are set). */
+  static async #verified(tls: Deno.TlsConn, options: DotConnectionOptions): Promise<DotConnection> {
+    const { spec } = options;
+    if (spec.pins !== undefined) {
+      try {
+        await checkPins(tls, spec.pins);
+      } catch (error) {
+        tls.close();
+        if (!(error instanceof PinMismatchError)) throw error;
+        options.onPinMismatch?.();
+        log.warn("{upstream}: connection closed unused: {reason}", {
+          upstream: spec.label,
+          reason: error.message,
+          pin: error.pin,
+        });
+        throw new UpstreamError("tls", spec.label, `Key pin mismatch: ${error.message}`, {
+          cause: error,
+        });
+      }
     }
     return new DotConnection(tls, options);
   }
@@ -187,7 +223,7 @@ export class DotConnection {
     this.#writer.stop();
     // Told once the connection is closed for good: a listener may resend at once.
     for (const pending of waiting) {
-      this.#fail(pending, new UpstreamError("closed", this.#label, reason));
+      this.#fail(pending, new UpstreamError(this.#failure, this.#label, reason));
     }
   }
 
@@ -202,12 +238,31 @@ export class DotConnection {
         this.#deliver(message);
       }, { onRead: () => this.#lastReadAt = performance.now() });
     } catch (error) {
-      if (this.#closeReason === null) reason = describeConnectError(error, "");
+      if (this.#closeReason === null) reason = this.#readFailure(error);
     }
     if (this.#closeReason === null) {
       log.debug("{upstream}: {reason}", { upstream: this.#label, reason });
     }
     this.close(reason);
+  }
+
+  /**
+   * Why reading failed. A TLS alert before anything was read is the server
+   * refusing the handshake: in TLS 1.3 the client is done before the server
+   * has checked its certificate (RFC 8446 §4.4.2), so a missing or unwanted
+   * client certificate shows here, not in `handshake()`.
+   */
+  #readFailure(error: unknown): string {
+    const detail = describeConnectError(error, "");
+    const refused = error instanceof Deno.errors.InvalidData ||
+      (error instanceof Deno.errors.UnexpectedEof && this.#presentsCertificate);
+    if (this.#lastReadAt !== 0 || !refused) return detail;
+    this.#failure = "tls";
+    log.warn("{upstream}: the server refused the TLS connection: {reason}", {
+      upstream: this.#label,
+      reason: detail,
+    });
+    return `TLS handshake failed: ${detail}`;
   }
 
   #deliver(message: Uint8Array): void {

@@ -69,6 +69,7 @@ export class DotUpstream implements Upstream {
       caCerts: options.caCerts,
       connectTimeoutMs: options.connectTimeoutMs ?? 2000,
       idleTimeoutMs: options.idleTimeoutMs ?? 30000,
+      onPinMismatch: () => options.metrics.pinMismatch.inc(),
     };
     this.#maxConnections = options.maxConnections ?? 2;
     this.#maxInFlight = options.maxInFlightPerConnection ?? 512;

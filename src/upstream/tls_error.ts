@@ -27,6 +27,14 @@
  */
 export function describeConnectError(error: unknown, authName: string): string {
   const message = error instanceof Error ? error.message : String(error);
+  // Alerts the server sends about our client certificate (RFC 8446 §6.2).
+  if (/alert: CertificateRequired/i.test(message)) {
+    return "the server requires a client certificate (none was presented)";
+  }
+  const refused = message.match(
+    /alert: (BadCertificate|UnknownCA|CertificateUnknown|UnsupportedCertificate|CertificateRevoked|CertificateExpired|AccessDenied|DecryptError)/i,
+  );
+  if (refused) return `the server refused the client certificate (alert ${refused[1]})`;
   if (/NotValidForName|not valid for name|CertNotValidForName/i.test(message)) {
     return `certificate is not valid for ${authName}`;
   }

@@ -15,6 +15,8 @@ export interface UpstreamSeries {
   readonly sent: { inc(): void };
   readonly duration: HistogramSeries;
   readonly opened: { inc(): void };
+  /** A TLS connection was closed unused because the server's key matched no pin. */
+  readonly pinMismatch: { inc(): void };
   failed(reason: UpstreamFailure): void;
 }
 

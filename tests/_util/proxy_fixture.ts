@@ -6,7 +6,7 @@
  */
 
 import { type RunningProxy, startProxy } from "../../src/proxy.ts";
-import { parseUpstreamSpec } from "../../src/upstream/upstream_spec.ts";
+import { parseUpstream } from "../../src/config/parsers.ts";
 import { parseForwardZone } from "../../src/config/routing.ts";
 import type { UpstreamPolicy } from "../../src/upstream/upstream_group.ts";
 import type { FakeDotServer } from "./fake_dot_server.ts";
@@ -17,7 +17,10 @@ export const TEST_CA = Deno.readTextFileSync(testdataPath("tls", "ca.pem"));
 
 /** Options of {@linkcode startTestProxy}. */
 export interface TestProxyOptions {
-  /** Upstream specs; a server becomes `127.0.0.1:PORT#dot.test`. */
+  /**
+   * Upstream specs, as for `--upstream` (files named by `@client-cert=` are read); a server
+   * becomes `127.0.0.1:PORT#dot.test`.
+   */
   readonly upstreams: readonly (FakeDotServer | string)[];
   readonly timeoutMs?: number;
   readonly maxUdpSize?: number;
@@ -47,8 +50,10 @@ export function startTestProxy(options: TestProxyOptions): RunningProxy {
     listen: options.listen ?? ["127.0.0.1"],
     port: 0,
     upstreams: options.upstreams.map((upstream) =>
-      parseUpstreamSpec(
+      parseUpstream(
         typeof upstream === "string" ? upstream : `127.0.0.1:${upstream.port}#dot.test`,
+        "--upstream",
+        { readTextFile: Deno.readTextFileSync },
       )
     ),
     caCerts: [TEST_CA],
