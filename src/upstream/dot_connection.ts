@@ -137,7 +137,7 @@ export class DotConnection {
     const { spec } = options;
     if (spec.pins !== undefined) {
       try {
-        await checkPins(tls, spec.pins);
+        checkPins(tls, spec.pins);
       } catch (error) {
         tls.close();
         if (!(error instanceof PinMismatchError)) throw error;

@@ -2,7 +2,9 @@
  * SPKI pinning of DNS-over-TLS upstreams (RFC 7858 §4.2, pins as in RFC 7469 §2.4): the base64
  * SHA-256 digest of the DER SubjectPublicKeyInfo of the server's certificate must be one of the
  * configured pins, checked after the handshake (which has verified the chain and the name, so
- * both hold: Stubby's strict profile) and before any query is written.
+ * both hold: Stubby's strict profile) and before any query is written. The digest is
+ * node:crypto's synchronous one: WebCrypto's asynchronous digest cost several times more per
+ * check (bench/spki_pin_cost.ts).
  *
  * Deno's TLS API shows nothing of the peer's certificate (`handshake()` returns only the ALPN
  * protocol). `Deno.TlsConn` does carry the certificate behind an internal symbol, the one
@@ -12,6 +14,8 @@
  *
  * @module
  */
+
+import { createHash } from "node:crypto";
 
 /** A server's key matched none of the pins; the connection was closed unused. */
 export class PinMismatchError extends Error {
@@ -90,10 +94,8 @@ export function subjectPublicKeyInfo(der: Uint8Array): Uint8Array {
  * @returns The pin.
  * @throws {SyntaxError} When `der` is not a certificate.
  */
-export async function spkiPin(der: Uint8Array): Promise<string> {
-  const spki = subjectPublicKeyInfo(der).slice();
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", spki));
-  return btoa(String.fromCharCode(...digest));
+export function spkiPin(der: Uint8Array): string {
+  return createHash("sha256").update(subjectPublicKeyInfo(der)).digest("base64");
 }
 
 /**
@@ -120,7 +122,7 @@ export function peerCertificate(conn: Deno.TlsConn): Uint8Array | undefined {
  * @param pins The pins (base64 SHA-256 of SubjectPublicKeyInfo).
  * @throws {PinMismatchError} When the key matches no pin, or cannot be read.
  */
-export async function checkPins(conn: Deno.TlsConn, pins: readonly string[]): Promise<void> {
+export function checkPins(conn: Deno.TlsConn, pins: readonly string[]): void {
   const der = peerCertificate(conn);
   if (der === undefined) {
     throw new PinMismatchError(
@@ -128,7 +130,7 @@ export async function checkPins(conn: Deno.TlsConn, pins: readonly string[]): Pr
       "cannot check the key pins: this Deno does not show the server's certificate",
     );
   }
-  const pin = await spkiPin(der);
+  const pin = spkiPin(der);
   if (!pins.includes(pin)) {
     throw new PinMismatchError(pin, `server key pin-sha256=${pin} matches none of the pins`);
   }
