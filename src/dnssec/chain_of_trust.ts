@@ -1,0 +1,258 @@
+/**
+ * The chain of trust (RFC 4035 §5.1-5.2): from a trust anchor down to the
+ * zone that signed an answer, one DS query per label and one DNSKEY query
+ * per zone cut, each answer checked with the keys of the zone above.
+ * Results are kept per name for their TTL (at most an hour; failures for
+ * {@linkcode BOGUS_TTL} seconds, RFC 9520 §3), so that a warm chain costs
+ * no query and no signature check.
+ *
+ * @module
+ */
+
+import { RCODE } from "../wire/constants.ts";
+import { DNSSEC_EDE } from "./verdict.ts";
+import { BogusError, InsecureError } from "./verdict.ts";
+import {
+  type DnsKey,
+  dsDigest,
+  isZoneKey,
+  parseDnsKey,
+  parseDs,
+  SUPPORTED_ALGORITHMS,
+  SUPPORTED_DIGESTS,
+} from "./keys.ts";
+import { ancestor, labelCount, type Name, nameKey, nameToText } from "./names.ts";
+import { dsAbsenceNsec } from "./nsec.ts";
+import { Nsec3Set } from "./nsec3.ts";
+import { bytesEqual, TYPE } from "./records.ts";
+import { decodeReply, findRrset, verifyDenial } from "./reply.ts";
+import { verifyRrset } from "./rrset_verify.ts";
+import type { TrustAnchor, TrustAnchors } from "./trust_anchors.ts";
+import type { WorkBudget } from "./work_budget.ts";
+
+/** Seconds a failed link of the chain is remembered (RFC 9520 §3 asks for at least 1). */
+export const BOGUS_TTL = 5;
+/** Longest a link is remembered, whatever its TTL. */
+const MAX_LINK_TTL = 3600;
+/** Links remembered at most (oldest dropped first). */
+const MAX_LINKS = 10_000;
+
+/** Fetches a record set's reply (DO=1, CD=1) through the proxy's upstream path. */
+export interface ChainFetcher {
+  /**
+   * @param name The owner.
+   * @param type DS or DNSKEY.
+   * @returns The reply message, or null when no upstream answered.
+   */
+  fetch(name: Name, type: number): Promise<Uint8Array | null>;
+}
+
+/** Where a name's zone stands. */
+export type ZoneTrust =
+  | { readonly kind: "secure"; readonly zone: Name; readonly keys: readonly DnsKey[] }
+  | { readonly kind: "insecure"; readonly reason: string; readonly ede?: number }
+  | { readonly kind: "indeterminate"; readonly reason: string };
+
+/** What is known about one name on the way down. */
+type Link =
+  | { readonly kind: "zone"; readonly keys: readonly DnsKey[] }
+  | { readonly kind: "not-a-cut"; readonly nonexistent: boolean }
+  | { readonly kind: "insecure"; readonly reason: string; readonly ede?: number }
+  | { readonly kind: "bogus"; readonly ede: number; readonly reason: string };
+
+interface Remembered {
+  readonly link: Link;
+  readonly expiresAt: number;
+}
+
+/** Settings of the chain. */
+export interface ChainOfTrustOptions {
+  readonly anchors: TrustAnchors;
+  readonly fetcher: ChainFetcher;
+  /** Clock in milliseconds. @default {Date.now} */
+  readonly now?: () => number;
+}
+
+/** Walks and remembers the chain of trust. */
+export class ChainOfTrust {
+  readonly #anchors: TrustAnchors;
+  readonly #fetcher: ChainFetcher;
+  readonly #now: () => number;
+  readonly #links = new Map<string, Remembered>();
+  /** Links being worked out, shared by concurrent queries. */
+  readonly #pending = new Map<string, Promise<Link>>();
+
+  /** @param options Anchors, fetcher and clock. */
+  constructor(options: ChainOfTrustOptions) {
+    this.#anchors = options.anchors;
+    this.#fetcher = options.fetcher;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /**
+   * The zone `name` is in, with its keys when it is secure.
+   *
+   * @param name The name (a signer, or the owner of unsigned data).
+   * @param budget The query's work budget.
+   * @returns Secure with the closest zone's keys, insecure, or indeterminate without an anchor.
+   * @throws {BogusError} When a link of the chain fails.
+   * @throws {WorkLimitError} When a work bound is reached.
+   */
+  async zoneOf(name: Name, budget: WorkBudget): Promise<ZoneTrust> {
+    const anchor = this.#anchors.closest(name);
+    if (anchor === undefined) return { kind: "indeterminate", reason: "no trust anchor" };
+    let zone = anchor.zone;
+    let keys: readonly DnsKey[] = [];
+    let link = await this.#link(nameKey(zone) + "#anchor", () => this.#anchorLink(anchor, budget));
+    for (let drop = labelCount(name) - labelCount(zone); ; drop--) {
+      if (link.kind === "bogus") throw new BogusError(link.ede, link.reason);
+      if (link.kind === "insecure") {
+        return link.ede === undefined
+          ? { kind: "insecure", reason: link.reason }
+          : { kind: "insecure", reason: link.reason, ede: link.ede };
+      }
+      if (link.kind === "zone") keys = link.keys;
+      if ((link.kind === "not-a-cut" && link.nonexistent) || drop === 0) break;
+      const child = ancestor(name, drop - 1);
+      const parentZone = zone;
+      const parentKeys = keys;
+      link = await this.#link(
+        nameKey(child),
+        () => this.#cutLink(child, parentZone, parentKeys, budget),
+      );
+      if (link.kind === "zone") zone = child;
+    }
+    return { kind: "secure", zone, keys };
+  }
+
+  /** A remembered link, or the one `work` finds (once for concurrent callers). */
+  async #link(key: string, work: () => Promise<Remembered>): Promise<Link> {
+    const known = this.#links.get(key);
+    if (known !== undefined && known.expiresAt > this.#now()) return known.link;
+    let pending = this.#pending.get(key);
+    if (pending === undefined) {
+      pending = work().then((found) => {
+        if (this.#links.size >= MAX_LINKS) this.#links.delete(this.#links.keys().next().value!);
+        this.#links.delete(key);
+        this.#links.set(key, found);
+        return found.link;
+      }, (error) => {
+        if (error instanceof BogusError) {
+          const link: Link = { kind: "bogus", ede: error.ede, reason: error.message };
+          this.#links.set(key, { link, expiresAt: this.#now() + BOGUS_TTL * 1000 });
+          return link;
+        }
+        throw error;
+      }).finally(() => this.#pending.delete(key));
+      this.#pending.set(key, pending);
+    }
+    return await pending;
+  }
+
+  #until(ttl: number): number {
+    return this.#now() + Math.min(Math.max(ttl, 1), MAX_LINK_TTL) * 1000;
+  }
+
+  /** The anchor zone's DNSKEY RRset, checked against the anchor's DS or DNSKEY records. */
+  async #anchorLink(anchor: TrustAnchor, budget: WorkBudget): Promise<Remembered> {
+    const usableDs = anchor.ds.filter((ds) => SUPPORTED_ALGORITHMS.has(ds.algorithm) && SUPPORTED_DIGESTS.has(ds.digestType));
+    const usableKeys = anchor.keys.filter((key) => SUPPORTED_ALGORITHMS.has(key.algorithm));
+    if (usableDs.length === 0 && usableKeys.length === 0) {
+      const link: Link = { kind: "insecure", reason: `no supported algorithm in the anchor for ${nameToText(anchor.zone)}`, ede: DNSSEC_EDE.UNSUPPORTED_DNSKEY_ALGORITHM };
+      return { link, expiresAt: this.#until(MAX_LINK_TTL) };
+    }
+    const { keys, ttl } = await this.#dnskeys(anchor.zone, async (key) =>
+      usableKeys.some((anchorKey) => bytesEqual(anchorKey.rdata, key.rdata)) ||
+      await matchesDs(anchor.zone, key, usableDs), budget);
+    return { link: { kind: "zone", keys }, expiresAt: this.#until(ttl) };
+  }
+
+  /** The DNSKEY RRset of a zone, verified by a key that `trusted` accepts. */
+  async #dnskeys(
+    zone: Name,
+    trusted: (key: DnsKey) => Promise<boolean>,
+    budget: WorkBudget,
+  ): Promise<{ keys: DnsKey[]; ttl: number }> {
+    const message = await this.#fetch(zone, TYPE.DNSKEY);
+    const reply = decodeReply(message);
+    const set = findRrset(reply.answer, zone, TYPE.DNSKEY);
+    if (set === undefined) throw new BogusError(DNSSEC_EDE.DNSKEY_MISSING, `no DNSKEY for ${nameToText(zone)}`);
+    const keys = set.records.map((record) => parseDnsKey(record.rdata)).filter((key) => key !== null)
+      .filter(isZoneKey);
+    const entry: DnsKey[] = [];
+    for (const key of keys) if (await trusted(key)) entry.push(key);
+    if (entry.length === 0) {
+      throw new BogusError(DNSSEC_EDE.DNSKEY_MISSING, `no DNSKEY of ${nameToText(zone)} matches its DS`);
+    }
+    const verified = await verifyRrset(set, zone, entry, this.#seconds(), budget);
+    return { keys, ttl: verified.ttl };
+  }
+
+  /** The link at `child`, one label below a secure `zone`: from its DS (or proof of none). */
+  async #cutLink(child: Name, zone: Name, keys: readonly DnsKey[], budget: WorkBudget): Promise<Remembered> {
+    const reply = decodeReply(await this.#fetch(child, TYPE.DS));
+    const ds = findRrset(reply.answer, child, TYPE.DS);
+    const now = this.#seconds();
+    if (reply.rcode === RCODE.NOERROR && ds !== undefined) {
+      const verified = await verifyRrset(ds, zone, keys, now, budget);
+      const all = ds.records.map((record) => parseDs(record.rdata)).filter((d) => d !== null);
+      const usable = all.filter((d) => SUPPORTED_ALGORITHMS.has(d.algorithm) && SUPPORTED_DIGESTS.has(d.digestType));
+      if (usable.length === 0) {
+        const ede = all.some((d) => SUPPORTED_ALGORITHMS.has(d.algorithm))
+          ? DNSSEC_EDE.UNSUPPORTED_DS_DIGEST
+          : DNSSEC_EDE.UNSUPPORTED_DNSKEY_ALGORITHM;
+        const link: Link = { kind: "insecure", reason: `unsupported DS of ${nameToText(child)}`, ede };
+        return { link, expiresAt: this.#until(verified.ttl) };
+      }
+      const found = await this.#dnskeys(child, (key) => matchesDs(child, key, usable), budget);
+      return { link: { kind: "zone", keys: found.keys }, expiresAt: this.#until(Math.min(verified.ttl, found.ttl)) };
+    }
+    const cname = findRrset(reply.answer, child, TYPE.CNAME);
+    if (cname !== undefined) {
+      const verified = await verifyRrset(cname, zone, keys, now, budget);
+      return { link: { kind: "not-a-cut", nonexistent: false }, expiresAt: this.#until(verified.ttl) };
+    }
+    if (reply.rcode !== RCODE.NOERROR && reply.rcode !== RCODE.NXDOMAIN) {
+      throw new BogusError(DNSSEC_EDE.OTHER, `DS query for ${nameToText(child)} answered rcode ${reply.rcode}`);
+    }
+    const denial = await verifyDenial(reply.authority, zone, keys, now, budget);
+    let proof;
+    try {
+      if (denial.nsecs.length > 0) proof = dsAbsenceNsec(denial.nsecs, child, zone);
+      else if (denial.nsec3s.length > 0) proof = new Nsec3Set(denial.nsec3s, zone, budget).dsAbsence(child);
+      else throw new BogusError(DNSSEC_EDE.NSEC_MISSING, `no NSEC or NSEC3 proves ${nameToText(child)} has no DS`);
+    } catch (error) {
+      if (!(error instanceof InsecureError)) throw error;
+      const link: Link = error.ede === undefined
+        ? { kind: "insecure", reason: error.message }
+        : { kind: "insecure", reason: error.message, ede: error.ede };
+      return { link, expiresAt: this.#until(denial.ttl) };
+    }
+    const link: Link = proof === "insecure-delegation"
+      ? { kind: "insecure", reason: `${nameToText(child)} is delegated without DS` }
+      : { kind: "not-a-cut", nonexistent: proof === "nonexistent" };
+    return { link, expiresAt: this.#until(denial.ttl) };
+  }
+
+  async #fetch(name: Name, type: number): Promise<Uint8Array> {
+    const message = await this.#fetcher.fetch(name, type);
+    if (message === null) {
+      throw new BogusError(DNSSEC_EDE.OTHER, `no answer for ${nameToText(name)} ${type === TYPE.DS ? "DS" : "DNSKEY"}`);
+    }
+    return message;
+  }
+
+  #seconds(): number {
+    return Math.floor(this.#now() / 1000);
+  }
+}
+
+/** Whether a key matches one of the DS records (tag, algorithm and digest). */
+async function matchesDs(owner: Name, key: DnsKey, dsSet: readonly { keyTag: number; algorithm: number; digestType: number; digest: Uint8Array }[]): Promise<boolean> {
+  for (const ds of dsSet) {
+    if (ds.keyTag !== key.keyTag || ds.algorithm !== key.algorithm) continue;
+    const digest = await dsDigest(owner, key, ds.digestType);
+    if (digest !== null && bytesEqual(digest, ds.digest)) return true;
+  }
+  return false;
+}
