@@ -23,6 +23,8 @@ import { Resolver } from "./cache/resolver.ts";
 import { ProxyMetrics } from "./observability/proxy_metrics.ts";
 import { type HttpEndpoint, startHttpServer } from "./observability/http_server.ts";
 import { getLogger } from "./log.ts";
+import { createDnssecCheck } from "./dnssec/dnssec_setup.ts";
+import type { WorkLimits } from "./dnssec/work_budget.ts";
 
 const log = getLogger();
 
@@ -33,6 +35,7 @@ const IDLE_PROBE_MS = 5_000;
 export type ProxyOptions =
   & Pick<Config, "listen" | "port" | "upstreams" | "caCerts" | "timeoutMs" | "maxUdpSize">
   & Partial<Pick<Config, "cacheSize" | "cacheMinTtl" | "cacheMaxTtl" | "staleTtl">>
+  & Partial<Pick<Config, "dnssec" | "trustAnchorFile">>
   & Partial<LimitsConfig>
   & {
     /** Bytes the cache may hold. @default {64 MiB} */
@@ -55,6 +58,8 @@ export type ProxyOptions =
     readonly upstreamPolicy?: UpstreamPolicy;
     /** Answer the built-in private zones locally. @default {true} */
     readonly builtinZones?: boolean;
+    /** DNSSEC work limits per query (tests). @default {DEFAULT_WORK_LIMITS} */
+    readonly dnssecLimits?: WorkLimits;
   };
 
 export type { ReloadableOptions } from "./config/reload.ts";
@@ -176,8 +181,20 @@ function buildQueryHandler(
   if (cache !== null) metrics.watchCache(cache);
   const bounds = { minTtl: options.cacheMinTtl ?? 0, maxTtl: options.cacheMaxTtl ?? 86400 };
   const router = () => routing.router;
-  const forwarder = new Forwarder({ timeoutMs: options.timeoutMs });
-  const resolver = new Resolver({ forwarder, router, cache, bounds, metrics });
+  const validate = options.dnssec === "validate";
+  const forwarder = new Forwarder({ timeoutMs: options.timeoutMs, dnssecOk: validate });
+  // The validator fetches DS and DNSKEY through the resolver, which is built after it.
+  let resolver: Resolver | undefined = undefined;
+  const check = validate
+    ? createDnssecCheck({
+      anchors: options.trustAnchorFile?.anchors ?? [],
+      resolver: () => resolver!,
+      router,
+      metrics,
+      ...(options.dnssecLimits && { limits: options.dnssecLimits }),
+    })
+    : undefined;
+  resolver = new Resolver({ forwarder, router, cache, bounds, metrics, ...(check && { check }) });
   const handler = new QueryHandler({
     resolver,
     router,
@@ -196,6 +213,7 @@ function logStartup(options: ProxyOptions, frontends: Frontends, port: number): 
       port,
     });
   }
+  if (options.dnssec === "validate") log.info("Validating DNSSEC");
   log.info("Forwarding over TLS to {upstreams}", {
     upstreams: options.upstreams.map((upstream) => upstream.label).join(", "),
   });

@@ -237,6 +237,9 @@ export class QueryHandler {
     // An answer fresh from upstream (most of them) needs no extra options
     // object, nor an outcome built by spreading.
     const { ttls, error, source, upstream } = resolution;
+    if (resolution.answer.security !== undefined) {
+      this.#metrics.dnssecAnswer(resolution.answer.security);
+    }
     const response = buildClientResponse(
       resolution.answer,
       query,

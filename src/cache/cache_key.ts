@@ -77,3 +77,13 @@ export function keyName(key: string): string {
 export function keyDnssecOk(key: string): boolean {
   return (key.charCodeAt(key.length - 1) & 1) === 1;
 }
+
+/**
+ * Whether a key is for queries with the CD bit set.
+ *
+ * @param key A key from {@linkcode cacheKey}.
+ * @returns The CD bit.
+ */
+export function keyCheckingDisabled(key: string): boolean {
+  return (key.charCodeAt(key.length - 1) & 2) === 2;
+}

@@ -10,7 +10,7 @@
  * @module
  */
 
-import type { Answer } from "../wire/responses.ts";
+import type { Answer, AnswerSecurity } from "../wire/responses.ts";
 import { LinkedList, type ListNode } from "../linked_list.ts";
 import { KeyTable } from "./key_table.ts";
 import { CHUNK_SIZE, MAX_PACKED_LENGTH, MessageChunk } from "./message_chunk.ts";
@@ -45,6 +45,8 @@ export class CacheEntry implements Answer, ListNode<CacheEntry> {
   readonly questionEnd: number;
   readonly extendedRcode: number;
   readonly errors: readonly Uint8Array[];
+  /** The DNSSEC state it was stored with (undefined when validation is off); it never changes. */
+  readonly security: AnswerSecurity | undefined;
   /** Times it was served fresh. */
   hits = 0;
   /** When a refresh last failed (0 if never), for the RFC 8767 failure-recheck timer. */
@@ -77,6 +79,7 @@ export class CacheEntry implements Answer, ListNode<CacheEntry> {
     this.questionEnd = answer.questionEnd;
     this.extendedRcode = answer.extendedRcode;
     this.errors = answer.errors.length === 0 ? NO_ERRORS : answer.errors;
+    this.security = answer.security;
   }
 
   /** The message: a view made on each call, when the buffer holds more than the message. */

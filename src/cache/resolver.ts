@@ -56,6 +56,21 @@ export interface ResolutionListener {
   resolved(resolution: Resolution | null, error?: unknown): void;
 }
 
+/**
+ * Turns an upstream reply into the answer to cache and give (DNSSEC
+ * validation, see src/dnssec/answer_validation.ts); it may take its time,
+ * the exchange stays in flight meanwhile.
+ */
+export interface AnswerCheck {
+  /**
+   * @param key The cache key (its DO and CD bits matter).
+   * @param reply The upstream's reply, matched to the query.
+   * @param layout Its layout.
+   * @returns The answer.
+   */
+  check(key: string, reply: Uint8Array, layout: MessageLayout): Promise<Answer>;
+}
+
 /** Settings of the resolver. */
 export interface ResolverOptions {
   readonly forwarder: Forwarder;
@@ -67,6 +82,8 @@ export interface ResolverOptions {
   readonly bounds: TtlBounds;
   /** Wait this long for a refresh before serving stale (RFC 8767 §5 client response timer). @default {1800} */
   readonly staleAfterMs?: number;
+  /** Checks each upstream reply before it is cached (DNSSEC validation); none when off. */
+  readonly check?: AnswerCheck;
 }
 
 /** TTL of stale answers (RFC 8767 §4 recommends 30 s). */
@@ -86,6 +103,7 @@ export class Resolver {
   readonly #cache: DnsCache | null;
   readonly #bounds: TtlBounds;
   readonly #staleAfterMs: number;
+  readonly #check: AnswerCheck | null;
   /**
    * Upstream exchanges in flight by cache key (identical queries share one);
    * a KeyTable, not a Map, so that waiting queries are not promoted (see key_table.ts).
@@ -103,6 +121,7 @@ export class Resolver {
     this.#cache = options.cache;
     this.#bounds = options.bounds;
     this.#staleAfterMs = options.staleAfterMs ?? 1800;
+    this.#check = options.check ?? null;
   }
 
   /**
@@ -216,7 +235,7 @@ export class Resolver {
       this.#metrics.cache("coalesced");
       return inFlight.join(listener);
     }
-    const fetch = new Fetch(key, now, listener, this.#inFlight, this.#storeAnswer);
+    const fetch = new Fetch(key, now, listener, this.#inFlight, this.#storeAnswer, this.#check);
     // In the map before forwarding starts: the forwarder may answer at once.
     this.#inFlight.set(key, fetch);
     try {
@@ -307,6 +326,7 @@ class Fetch implements ForwardListener {
   #more: ResolutionListener[] | null = null;
   readonly #inFlight: KeyTable<Fetch>;
   readonly #store: StoreAnswer;
+  readonly #check: AnswerCheck | null;
   #settled = false;
 
   constructor(
@@ -315,12 +335,14 @@ class Fetch implements ForwardListener {
     first: ResolutionListener,
     inFlight: KeyTable<Fetch>,
     store: StoreAnswer,
+    check: AnswerCheck | null,
   ) {
     this.#key = key;
     this.#now = now;
     this.#first = first;
     this.#inFlight = inFlight;
     this.#store = store;
+    this.#check = check;
   }
 
   /** Another query for the same key waits for this exchange. */
@@ -331,10 +353,26 @@ class Fetch implements ForwardListener {
   /** The forwarder's outcome (see {@linkcode ForwardListener}). */
   forwarded(forwarded: Forwarded | null, error?: unknown): void {
     if (forwarded === null) return this.settle(null, error);
+    if (this.#check !== null) {
+      this.#check.check(this.#key, forwarded.reply, forwarded.layout).then(
+        (answer) => this.#stored(answer, forwarded.upstream),
+        (thrown) => this.settle(null, thrown),
+      );
+      return;
+    }
+    let answer: Answer;
+    try {
+      answer = answerFromReply(forwarded.reply, forwarded.layout);
+    } catch (thrown) {
+      return this.settle(null, thrown);
+    }
+    this.#stored(answer, forwarded.upstream);
+  }
+
+  #stored(answer: Answer, upstream: string): void {
     let resolution: Resolution;
     try {
-      const answer = answerFromReply(forwarded.reply, forwarded.layout);
-      resolution = this.#store(this.#key, answer, forwarded.upstream, this.#now);
+      resolution = this.#store(this.#key, answer, upstream, this.#now);
     } catch (thrown) {
       return this.settle(null, thrown);
     }

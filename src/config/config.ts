@@ -33,6 +33,7 @@ import { OPERATIONS_SETTINGS, type OperationsConfig } from "./operations.ts";
 import { ROUTING_SETTINGS, type RoutingSettings } from "./routing.ts";
 import { CONFIG_FILE_SETTING, fileValues } from "./config_file.ts";
 import { applyClientCertificate, CLIENT_CERTIFICATE_SETTINGS } from "./client_certificate.ts";
+import { DNSSEC_SETTINGS, type DnssecSettings } from "./dnssec.ts";
 
 export { ConfigError } from "./setting.ts";
 export { USAGE } from "./usage.ts";
@@ -42,7 +43,7 @@ import type { LogFormat, LogLevel } from "../log.ts";
 export type { LogFormat, LogLevel } from "../log.ts";
 
 /** The complete, validated configuration of one dotproxy process. */
-export interface Config extends LimitsConfig, OperationsConfig, RoutingSettings {
+export interface Config extends LimitsConfig, OperationsConfig, RoutingSettings, DnssecSettings {
   /** IP addresses to listen on. */
   readonly listen: readonly string[];
   /** Port for both UDP and TCP; 0 asks the OS for an ephemeral port (used by tests). */
@@ -174,6 +175,7 @@ export const SETTINGS = {
   ...LIMIT_SETTINGS,
   ...OPERATIONS_SETTINGS,
   ...ROUTING_SETTINGS,
+  ...DNSSEC_SETTINGS,
 };
 
 type Values = { [K in keyof typeof SETTINGS]: ReturnType<typeof SETTINGS[K]["default"]> };

@@ -47,6 +47,13 @@ Split DNS:
                         answer localhost, local, invalid, onion and the private reverse zones
                         locally, so they never leak upstream (default true)
 
+DNSSEC (see docs/dnssec.md):
+      --dnssec MODE     off | validate (default off): validate answers from the root's trust
+                        anchor; bogus answers become SERVFAIL with an Extended DNS Error
+      --trust-anchor-file PATH
+                        DS or DNSKEY records in zone-file syntax: extra trust anchors, e.g. a
+                        private root (an anchor for "." replaces the built-in root KSKs)
+
 Operations:
       --http ADDR:PORT  serve /metrics (Prometheus), /healthz and /readyz there (default off)
       --lameduck MS     after SIGTERM keep serving MS with /readyz 503, then drain (default 0)
@@ -105,6 +112,8 @@ Environment (flags win over variables; empty variables count as unset):
   DOTPROXY_FORWARD_ZONES --forward-zone, zones separated by ";"
   DOTPROXY_UPSTREAM_POLICY  --upstream-policy
   DOTPROXY_BUILTIN_ZONES --builtin-zones (true or false)
+  DOTPROXY_DNSSEC        --dnssec
+  DOTPROXY_TRUST_ANCHOR_FILE       --trust-anchor-file
   DOTPROXY_HTTP          --http
   DOTPROXY_LAMEDUCK      --lameduck
   DOTPROXY_LOG_QUERIES   --log-queries (true or false)

@@ -104,7 +104,7 @@ export class ChainOfTrust {
     let zone = anchor.zone;
     let keys: readonly DnsKey[] = [];
     let link = await this.#link(nameKey(zone) + "#anchor", () => this.#anchorLink(anchor, budget));
-    for (let drop = labelCount(name) - labelCount(zone); ; drop--) {
+    for (let drop = labelCount(name) - labelCount(zone);; drop--) {
       if (link.kind === "bogus") throw new BogusError(link.ede, link.reason);
       if (link.kind === "insecure") {
         return link.ede === undefined
@@ -155,15 +155,25 @@ export class ChainOfTrust {
 
   /** The anchor zone's DNSKEY RRset, checked against the anchor's DS or DNSKEY records. */
   async #anchorLink(anchor: TrustAnchor, budget: WorkBudget): Promise<Remembered> {
-    const usableDs = anchor.ds.filter((ds) => SUPPORTED_ALGORITHMS.has(ds.algorithm) && SUPPORTED_DIGESTS.has(ds.digestType));
+    const usableDs = anchor.ds.filter((ds) =>
+      SUPPORTED_ALGORITHMS.has(ds.algorithm) && SUPPORTED_DIGESTS.has(ds.digestType)
+    );
     const usableKeys = anchor.keys.filter((key) => SUPPORTED_ALGORITHMS.has(key.algorithm));
     if (usableDs.length === 0 && usableKeys.length === 0) {
-      const link: Link = { kind: "insecure", reason: `no supported algorithm in the anchor for ${nameToText(anchor.zone)}`, ede: DNSSEC_EDE.UNSUPPORTED_DNSKEY_ALGORITHM };
+      const link: Link = {
+        kind: "insecure",
+        reason: `no supported algorithm in the anchor for ${nameToText(anchor.zone)}`,
+        ede: DNSSEC_EDE.UNSUPPORTED_DNSKEY_ALGORITHM,
+      };
       return { link, expiresAt: this.#until(MAX_LINK_TTL) };
     }
-    const { keys, ttl } = await this.#dnskeys(anchor.zone, async (key) =>
-      usableKeys.some((anchorKey) => bytesEqual(anchorKey.rdata, key.rdata)) ||
-      await matchesDs(anchor.zone, key, usableDs), budget);
+    const { keys, ttl } = await this.#dnskeys(
+      anchor.zone,
+      async (key) =>
+        usableKeys.some((anchorKey) => bytesEqual(anchorKey.rdata, key.rdata)) ||
+        await matchesDs(anchor.zone, key, usableDs),
+      budget,
+    );
     return { link: { kind: "zone", keys }, expiresAt: this.#until(ttl) };
   }
 
@@ -176,51 +186,82 @@ export class ChainOfTrust {
     const message = await this.#fetch(zone, TYPE.DNSKEY);
     const reply = decodeReply(message);
     const set = findRrset(reply.answer, zone, TYPE.DNSKEY);
-    if (set === undefined) throw new BogusError(DNSSEC_EDE.DNSKEY_MISSING, `no DNSKEY for ${nameToText(zone)}`);
-    const keys = set.records.map((record) => parseDnsKey(record.rdata)).filter((key) => key !== null)
+    if (set === undefined) {
+      throw new BogusError(DNSSEC_EDE.DNSKEY_MISSING, `no DNSKEY for ${nameToText(zone)}`);
+    }
+    const keys = set.records.map((record) => parseDnsKey(record.rdata)).filter((key) =>
+      key !== null
+    )
       .filter(isZoneKey);
     const entry: DnsKey[] = [];
     for (const key of keys) if (await trusted(key)) entry.push(key);
     if (entry.length === 0) {
-      throw new BogusError(DNSSEC_EDE.DNSKEY_MISSING, `no DNSKEY of ${nameToText(zone)} matches its DS`);
+      throw new BogusError(
+        DNSSEC_EDE.DNSKEY_MISSING,
+        `no DNSKEY of ${nameToText(zone)} matches its DS`,
+      );
     }
     const verified = await verifyRrset(set, zone, entry, this.#seconds(), budget);
     return { keys, ttl: verified.ttl };
   }
 
   /** The link at `child`, one label below a secure `zone`: from its DS (or proof of none). */
-  async #cutLink(child: Name, zone: Name, keys: readonly DnsKey[], budget: WorkBudget): Promise<Remembered> {
+  async #cutLink(
+    child: Name,
+    zone: Name,
+    keys: readonly DnsKey[],
+    budget: WorkBudget,
+  ): Promise<Remembered> {
     const reply = decodeReply(await this.#fetch(child, TYPE.DS));
     const ds = findRrset(reply.answer, child, TYPE.DS);
     const now = this.#seconds();
     if (reply.rcode === RCODE.NOERROR && ds !== undefined) {
       const verified = await verifyRrset(ds, zone, keys, now, budget);
       const all = ds.records.map((record) => parseDs(record.rdata)).filter((d) => d !== null);
-      const usable = all.filter((d) => SUPPORTED_ALGORITHMS.has(d.algorithm) && SUPPORTED_DIGESTS.has(d.digestType));
+      const usable = all.filter((d) =>
+        SUPPORTED_ALGORITHMS.has(d.algorithm) && SUPPORTED_DIGESTS.has(d.digestType)
+      );
       if (usable.length === 0) {
         const ede = all.some((d) => SUPPORTED_ALGORITHMS.has(d.algorithm))
           ? DNSSEC_EDE.UNSUPPORTED_DS_DIGEST
           : DNSSEC_EDE.UNSUPPORTED_DNSKEY_ALGORITHM;
-        const link: Link = { kind: "insecure", reason: `unsupported DS of ${nameToText(child)}`, ede };
+        const link: Link = {
+          kind: "insecure",
+          reason: `unsupported DS of ${nameToText(child)}`,
+          ede,
+        };
         return { link, expiresAt: this.#until(verified.ttl) };
       }
       const found = await this.#dnskeys(child, (key) => matchesDs(child, key, usable), budget);
-      return { link: { kind: "zone", keys: found.keys }, expiresAt: this.#until(Math.min(verified.ttl, found.ttl)) };
+      return {
+        link: { kind: "zone", keys: found.keys },
+        expiresAt: this.#until(Math.min(verified.ttl, found.ttl)),
+      };
     }
     const cname = findRrset(reply.answer, child, TYPE.CNAME);
     if (cname !== undefined) {
       const verified = await verifyRrset(cname, zone, keys, now, budget);
-      return { link: { kind: "not-a-cut", nonexistent: false }, expiresAt: this.#until(verified.ttl) };
+      return {
+        link: { kind: "not-a-cut", nonexistent: false },
+        expiresAt: this.#until(verified.ttl),
+      };
     }
     if (reply.rcode !== RCODE.NOERROR && reply.rcode !== RCODE.NXDOMAIN) {
-      throw new BogusError(DNSSEC_EDE.OTHER, `DS query for ${nameToText(child)} answered rcode ${reply.rcode}`);
+      throw new BogusError(
+        DNSSEC_EDE.OTHER,
+        `DS query for ${nameToText(child)} answered rcode ${reply.rcode}`,
+      );
     }
     const denial = await verifyDenial(reply.authority, zone, keys, now, budget);
     let proof;
     try {
       if (denial.nsecs.length > 0) proof = dsAbsenceNsec(denial.nsecs, child, zone);
-      else if (denial.nsec3s.length > 0) proof = new Nsec3Set(denial.nsec3s, zone, budget).dsAbsence(child);
-      else throw new BogusError(DNSSEC_EDE.NSEC_MISSING, `no NSEC or NSEC3 proves ${nameToText(child)} has no DS`);
+      else if (denial.nsec3s.length > 0) {
+        proof = new Nsec3Set(denial.nsec3s, zone, budget).dsAbsence(child);
+      } else {throw new BogusError(
+          DNSSEC_EDE.NSEC_MISSING,
+          `no NSEC or NSEC3 proves ${nameToText(child)} has no DS`,
+        );}
     } catch (error) {
       if (!(error instanceof InsecureError)) throw error;
       const link: Link = error.ede === undefined
@@ -237,7 +278,10 @@ export class ChainOfTrust {
   async #fetch(name: Name, type: number): Promise<Uint8Array> {
     const message = await this.#fetcher.fetch(name, type);
     if (message === null) {
-      throw new BogusError(DNSSEC_EDE.OTHER, `no answer for ${nameToText(name)} ${type === TYPE.DS ? "DS" : "DNSKEY"}`);
+      throw new BogusError(
+        DNSSEC_EDE.OTHER,
+        `no answer for ${nameToText(name)} ${type === TYPE.DS ? "DS" : "DNSKEY"}`,
+      );
     }
     return message;
   }
@@ -248,7 +292,11 @@ export class ChainOfTrust {
 }
 
 /** Whether a key matches one of the DS records (tag, algorithm and digest). */
-async function matchesDs(owner: Name, key: DnsKey, dsSet: readonly { keyTag: number; algorithm: number; digestType: number; digest: Uint8Array }[]): Promise<boolean> {
+async function matchesDs(
+  owner: Name,
+  key: DnsKey,
+  dsSet: readonly { keyTag: number; algorithm: number; digestType: number; digest: Uint8Array }[],
+): Promise<boolean> {
   for (const ds of dsSet) {
     if (ds.keyTag !== key.keyTag || ds.algorithm !== key.algorithm) continue;
     const digest = await dsDigest(owner, key, ds.digestType);

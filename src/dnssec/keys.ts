@@ -99,7 +99,11 @@ export function parseDs(rdata: Uint8Array): Ds | null {
  * @param digestType 2 or 4.
  * @returns The digest, or null for another digest type.
  */
-export async function dsDigest(owner: Name, key: DnsKey, digestType: number): Promise<Uint8Array | null> {
+export async function dsDigest(
+  owner: Name,
+  key: DnsKey,
+  digestType: number,
+): Promise<Uint8Array | null> {
   const hash = digestType === 2 ? "SHA-256" : digestType === 4 ? "SHA-384" : null;
   if (hash === null) return null;
   const data = new Uint8Array(owner.length + key.rdata.length);
@@ -134,7 +138,9 @@ function ecdsa(namedCurve: string, hash: string, size: number): AlgorithmProfile
       const point = new Uint8Array(size + 1);
       point[0] = 4; // uncompressed point (SEC 1 §2.3.3): the DNSKEY holds x || y
       point.set(publicKey, 1);
-      return crypto.subtle.importKey("raw", point, { name: "ECDSA", namedCurve }, false, ["verify"]);
+      return crypto.subtle.importKey("raw", point, { name: "ECDSA", namedCurve }, false, [
+        "verify",
+      ]);
     },
   };
 }
@@ -189,7 +195,11 @@ const MAX_IMPORTED = 512;
  * @param data The signed data.
  * @returns Whether the signature is good; false for a key WebCrypto refuses.
  */
-export async function verifySignature(key: DnsKey, signature: Uint8Array, data: Uint8Array): Promise<boolean> {
+export async function verifySignature(
+  key: DnsKey,
+  signature: Uint8Array,
+  data: Uint8Array,
+): Promise<boolean> {
   const profile = PROFILES.get(key.algorithm);
   if (profile === undefined) return false;
   const id = `${key.algorithm}:${String.fromCharCode(...key.publicKey)}`;

@@ -120,7 +120,9 @@ export function nameKey(name: Name): string {
 /** The labels of a name, leftmost first, root excluded. */
 export function labels(name: Name): Uint8Array[] {
   const out: Uint8Array[] = [];
-  for (let i = 0; name[i]! !== 0; i += name[i]! + 1) out.push(name.subarray(i + 1, i + 1 + name[i]!));
+  for (let i = 0; name[i]! !== 0; i += name[i]! + 1) {
+    out.push(name.subarray(i + 1, i + 1 + name[i]!));
+  }
   return out;
 }
 

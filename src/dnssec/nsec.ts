@@ -34,7 +34,11 @@ export type CutProof = "insecure-delegation" | "not-a-cut" | "nonexistent";
 export function parseNsec(record: Record): Nsec | null {
   const end = nameEnd(record.rdata, 0);
   if (end < 0) return null;
-  return { owner: record.owner, next: readName(record.rdata, 0, true), bitmap: record.rdata.subarray(end) };
+  return {
+    owner: record.owner,
+    next: readName(record.rdata, 0, true),
+    bitmap: record.rdata.subarray(end),
+  };
 }
 
 /** Whether an NSEC covers a name: the name sorts strictly between owner and next. */
@@ -94,7 +98,12 @@ export function proveNxdomainNsec(nsecs: readonly Nsec[], qname: Name, zone: Nam
  *
  * @throws {BogusError} EDE 12 when the records do not prove it.
  */
-export function proveNodataNsec(nsecs: readonly Nsec[], qname: Name, qtype: number, zone: Name): void {
+export function proveNodataNsec(
+  nsecs: readonly Nsec[],
+  qname: Name,
+  qtype: number,
+  zone: Name,
+): void {
   const exact = matching(nsecs, qname);
   if (exact !== undefined) {
     if (lacks(exact, qtype)) return;
@@ -140,7 +149,10 @@ export function dsAbsenceNsec(nsecs: readonly Nsec[], name: Name, zone: Name): C
   const exact = matching(nsecs, name);
   if (exact !== undefined) {
     if (bitmapHas(exact.bitmap, TYPE.DS)) {
-      throw new BogusError(DNSSEC_EDE.BOGUS, `NSEC at ${nameToText(name)} lists a DS yet none came`);
+      throw new BogusError(
+        DNSSEC_EDE.BOGUS,
+        `NSEC at ${nameToText(name)} lists a DS yet none came`,
+      );
     }
     const delegation = bitmapHas(exact.bitmap, TYPE.NS) && !bitmapHas(exact.bitmap, TYPE.SOA);
     return delegation ? "insecure-delegation" : "not-a-cut";

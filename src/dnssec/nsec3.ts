@@ -135,7 +135,9 @@ export class Nsec3Set {
    * microseconds, less than one per round would.
    */
   #hash(name: Name, params: Nsec3): Uint8Array {
-    const id = `${params.iterations}:${String.fromCharCode(...params.salt)}:${String.fromCharCode(...name)}`;
+    const id = `${params.iterations}:${String.fromCharCode(...params.salt)}:${
+      String.fromCharCode(...name)
+    }`;
     const known = this.#hashes.get(id);
     if (known !== undefined) return known;
     this.#budget.spendHash();
@@ -220,14 +222,20 @@ export class Nsec3Set {
     const exact = this.match(qname);
     if (exact !== undefined) {
       if (bitmapHas(exact.bitmap, qtype) || bitmapHas(exact.bitmap, TYPE.CNAME)) {
-        throw new BogusError(DNSSEC_EDE.BOGUS, `NSEC3 at ${nameToText(qname)} lists the type denied`);
+        throw new BogusError(
+          DNSSEC_EDE.BOGUS,
+          `NSEC3 at ${nameToText(qname)} lists the type denied`,
+        );
       }
       return;
     }
     const { encloser, cover } = this.closestEncloser(qname);
     if (qtype === TYPE.DS && cover.optOut) throw new InsecureError("DS in an NSEC3 opt-out span");
     const wildcard = this.match(wildcardOf(encloser));
-    if (wildcard !== undefined && !bitmapHas(wildcard.bitmap, qtype) && !bitmapHas(wildcard.bitmap, TYPE.CNAME)) {
+    if (
+      wildcard !== undefined && !bitmapHas(wildcard.bitmap, qtype) &&
+      !bitmapHas(wildcard.bitmap, TYPE.CNAME)
+    ) {
       return;
     }
     throw missing(`no NSEC3 proves ${nameToText(qname)} has no such type`);
@@ -258,7 +266,10 @@ export class Nsec3Set {
     const exact = this.match(name);
     if (exact !== undefined) {
       if (bitmapHas(exact.bitmap, TYPE.DS)) {
-        throw new BogusError(DNSSEC_EDE.BOGUS, `NSEC3 at ${nameToText(name)} lists a DS yet none came`);
+        throw new BogusError(
+          DNSSEC_EDE.BOGUS,
+          `NSEC3 at ${nameToText(name)} lists a DS yet none came`,
+        );
       }
       const delegation = bitmapHas(exact.bitmap, TYPE.NS) && !bitmapHas(exact.bitmap, TYPE.SOA);
       return delegation ? "insecure-delegation" : "not-a-cut";

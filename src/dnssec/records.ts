@@ -9,7 +9,7 @@
 
 import { RRTYPE } from "../wire/constants.ts";
 import { readU16, readU32 } from "../wire/header.ts";
-import { type Section, SECTION, walkRecords } from "../wire/message.ts";
+import { SECTION, type Section, walkRecords } from "../wire/message.ts";
 import { skipName } from "../wire/name.ts";
 import { type Name, nameKey, readName } from "./names.ts";
 
@@ -64,18 +64,20 @@ export interface Rrset {
 }
 
 /** Types whose RDATA names are compressed in messages or lowered in canonical form. */
-const NAME_LAYOUT: ReadonlyMap<number, { readonly at: number; readonly names: number; readonly lower: boolean }> =
-  new Map([
-    [TYPE.NS, { at: 0, names: 1, lower: true }],
-    [TYPE.CNAME, { at: 0, names: 1, lower: true }],
-    [TYPE.PTR, { at: 0, names: 1, lower: true }],
-    [TYPE.DNAME, { at: 0, names: 1, lower: true }],
-    [TYPE.SOA, { at: 0, names: 2, lower: true }],
-    [TYPE.MX, { at: 2, names: 1, lower: true }],
-    [TYPE.SRV, { at: 6, names: 1, lower: true }],
-    [TYPE.RRSIG, { at: 18, names: 1, lower: true }],
-    [TYPE.NSEC, { at: 0, names: 1, lower: false }],
-  ]);
+const NAME_LAYOUT: ReadonlyMap<
+  number,
+  { readonly at: number; readonly names: number; readonly lower: boolean }
+> = new Map([
+  [TYPE.NS, { at: 0, names: 1, lower: true }],
+  [TYPE.CNAME, { at: 0, names: 1, lower: true }],
+  [TYPE.PTR, { at: 0, names: 1, lower: true }],
+  [TYPE.DNAME, { at: 0, names: 1, lower: true }],
+  [TYPE.SOA, { at: 0, names: 2, lower: true }],
+  [TYPE.MX, { at: 2, names: 1, lower: true }],
+  [TYPE.SRV, { at: 6, names: 1, lower: true }],
+  [TYPE.RRSIG, { at: 18, names: 1, lower: true }],
+  [TYPE.NSEC, { at: 0, names: 1, lower: false }],
+]);
 
 /**
  * Decodes the answer and authority records of a message (the additional
@@ -94,14 +96,31 @@ export function readRecords(message: Uint8Array, questionEnd: number): Record[] 
       type: position.type,
       klass: position.klass,
       ttl: readU32(message, position.ttlOffset),
-      rdata: canonicalRdata(message, position.type, position.rdataOffset, position.rdataLength),
+      rdata: uncompressedRdata(message, position.type, position.rdataOffset, position.rdataLength),
       section: position.section,
     });
   });
   return records;
 }
 
-function canonicalRdata(message: Uint8Array, type: number, offset: number, length: number): Uint8Array {
+/**
+ * RDATA with its names uncompressed: in canonical case when `keepCase` is
+ * false (lower case for the types RFC 4034 §6.2 lists), as sent otherwise.
+ *
+ * @param message The message.
+ * @param type The record's type.
+ * @param offset Where the RDATA starts.
+ * @param length Its length.
+ * @param keepCase Keep the names' letter case.
+ * @returns The RDATA.
+ */
+export function uncompressedRdata(
+  message: Uint8Array,
+  type: number,
+  offset: number,
+  length: number,
+  keepCase = false,
+): Uint8Array {
   const layout = NAME_LAYOUT.get(type);
   const end = offset + length;
   if (layout === undefined || layout.at > length) return message.slice(offset, end);
@@ -110,7 +129,7 @@ function canonicalRdata(message: Uint8Array, type: number, offset: number, lengt
   for (let k = 0; k < layout.names; k++) {
     const after = skipName(message, position);
     if (after > end) return message.slice(offset, end);
-    parts.push(readName(message, position, layout.lower));
+    parts.push(readName(message, position, layout.lower && !keepCase));
     position = after;
   }
   parts.push(message.subarray(position, end));
@@ -189,13 +208,17 @@ export function groupRrsets(records: readonly Record[]): Rrset[] {
       sets.set(k, set);
     }
     // Duplicate records count once (RFC 2181 §5).
-    if (!set.records.some((other) => bytesEqual(other.rdata, record.rdata))) set.records.push(record);
+    if (!set.records.some((other) => bytesEqual(other.rdata, record.rdata))) {
+      set.records.push(record);
+    }
   }
   for (const record of records) {
     if (record.type !== TYPE.RRSIG) continue;
     const rrsig = parseRrsig(record);
     if (rrsig === null) continue;
-    sets.get(key(record.owner, rrsig.typeCovered, record.klass, record.section))?.rrsigs.push(rrsig);
+    sets.get(key(record.owner, rrsig.typeCovered, record.klass, record.section))?.rrsigs.push(
+      rrsig,
+    );
   }
   return [...sets.values()];
 }

@@ -51,7 +51,9 @@ export function findRrset(sets: readonly Rrset[], owner: Name, type: number): Rr
 
 /** The signer named by the RRSIGs of an authority section (SOA's first). */
 export function authoritySigner(sets: readonly Rrset[]): Name | undefined {
-  const ordered = [...sets].sort((a, b) => (a.type === TYPE.SOA ? -1 : 0) - (b.type === TYPE.SOA ? -1 : 0));
+  const ordered = [...sets].sort((a, b) =>
+    (a.type === TYPE.SOA ? -1 : 0) - (b.type === TYPE.SOA ? -1 : 0)
+  );
   for (const set of ordered) {
     const rrsig = set.rrsigs.find((sig) => isSubdomain(set.owner, sig.signer));
     if (rrsig !== undefined) return rrsig.signer;
@@ -97,7 +99,11 @@ export async function verifyDenial(
         if (nsec3 !== null) nsec3s.push(nsec3);
       } else if (record.rdata.length >= 4) {
         const r = record.rdata;
-        ttl = Math.min(ttl, ((r[r.length - 4]! << 24) | (r[r.length - 3]! << 16) | (r[r.length - 2]! << 8) | r[r.length - 1]!) >>> 0);
+        ttl = Math.min(
+          ttl,
+          ((r[r.length - 4]! << 24) | (r[r.length - 3]! << 16) | (r[r.length - 2]! << 8) |
+            r[r.length - 1]!) >>> 0,
+        );
       }
     }
   }

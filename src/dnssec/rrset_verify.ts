@@ -72,14 +72,24 @@ export async function verifyRrset(
       continue;
     }
     if (!serialLte(rrsig.inception, nowSerial)) {
-      note(new BogusError(DNSSEC_EDE.SIGNATURE_NOT_YET_VALID, `RRSIG for ${describe(rrset)} not yet valid`));
+      note(
+        new BogusError(
+          DNSSEC_EDE.SIGNATURE_NOT_YET_VALID,
+          `RRSIG for ${describe(rrset)} not yet valid`,
+        ),
+      );
       continue;
     }
     const candidates = keys.filter((key) =>
       key.keyTag === rrsig.keyTag && key.algorithm === rrsig.algorithm && isZoneKey(key)
     );
     if (candidates.length === 0) {
-      note(new BogusError(DNSSEC_EDE.DNSKEY_MISSING, `no DNSKEY with tag ${rrsig.keyTag} for ${describe(rrset)}`));
+      note(
+        new BogusError(
+          DNSSEC_EDE.DNSKEY_MISSING,
+          `no DNSKEY with tag ${rrsig.keyTag} for ${describe(rrset)}`,
+        ),
+      );
       continue;
     }
     if (++tried > limits.maxSignaturesPerRrset) {
@@ -97,12 +107,19 @@ export async function verifyRrset(
     }
     note(new BogusError(DNSSEC_EDE.BOGUS, `bad signature on ${describe(rrset)}`));
   }
-  throw failure ?? new BogusError(DNSSEC_EDE.RRSIGS_MISSING, `no usable RRSIG for ${describe(rrset)}`);
+  throw failure ??
+    new BogusError(DNSSEC_EDE.RRSIGS_MISSING, `no usable RRSIG for ${describe(rrset)}`);
 }
 
 /** Precedence of failures: a signature that fails to verify says the most. */
 function rank(ede: number): number {
-  return [DNSSEC_EDE.RRSIGS_MISSING, DNSSEC_EDE.DNSKEY_MISSING, DNSSEC_EDE.SIGNATURE_NOT_YET_VALID, DNSSEC_EDE.SIGNATURE_EXPIRED, DNSSEC_EDE.BOGUS]
+  return [
+    DNSSEC_EDE.RRSIGS_MISSING,
+    DNSSEC_EDE.DNSKEY_MISSING,
+    DNSSEC_EDE.SIGNATURE_NOT_YET_VALID,
+    DNSSEC_EDE.SIGNATURE_EXPIRED,
+    DNSSEC_EDE.BOGUS,
+  ]
     .indexOf(ede as 6);
 }
 
@@ -110,7 +127,11 @@ function verified(rrset: Rrset, rrsig: Rrsig, ownerLabels: number, now: number):
   let ttl = Math.min(rrsig.originalTtl, rrsig.ttl, (rrsig.expiration - now) >>> 0);
   for (const record of rrset.records) ttl = Math.min(ttl, record.ttl);
   if (rrsig.labels < ownerLabels && !isWildcard(rrset.owner)) {
-    return { rrsig, ttl, wildcardOf: ancestor(rrset.owner, labelCount(rrset.owner) - rrsig.labels) };
+    return {
+      rrsig,
+      ttl,
+      wildcardOf: ancestor(rrset.owner, labelCount(rrset.owner) - rrsig.labels),
+    };
   }
   return { rrsig, ttl };
 }
@@ -125,7 +146,9 @@ export function signedData(rrset: Rrset, rrsig: Rrsig): Uint8Array {
   const ownerLabels = labelCount(owner);
   if (rrsig.labels < ownerLabels) owner = wildcardOf(ancestor(owner, ownerLabels - rrsig.labels));
   const records = [...rrset.records].sort((a, b) => compareRdata(a.rdata, b.rdata));
-  const unique = records.filter((record, i) => i === 0 || !bytesEqual(record.rdata, records[i - 1]!.rdata));
+  const unique = records.filter((record, i) =>
+    i === 0 || !bytesEqual(record.rdata, records[i - 1]!.rdata)
+  );
   let length = rrsig.signedPart.length;
   for (const record of unique) length += owner.length + 10 + record.rdata.length;
   const data = new Uint8Array(length);
@@ -159,8 +182,19 @@ export function describe(rrset: { owner: Name; type: number }): string {
 import { nameToText as nameText } from "./names.ts";
 
 const TYPE_TEXT: ReadonlyMap<number, string> = new Map([
-  [1, "A"], [2, "NS"], [5, "CNAME"], [6, "SOA"], [15, "MX"], [16, "TXT"], [28, "AAAA"],
-  [39, "DNAME"], [43, "DS"], [46, "RRSIG"], [47, "NSEC"], [48, "DNSKEY"], [50, "NSEC3"],
+  [1, "A"],
+  [2, "NS"],
+  [5, "CNAME"],
+  [6, "SOA"],
+  [15, "MX"],
+  [16, "TXT"],
+  [28, "AAAA"],
+  [39, "DNAME"],
+  [43, "DS"],
+  [46, "RRSIG"],
+  [47, "NSEC"],
+  [48, "DNSKEY"],
+  [50, "NSEC3"],
 ]);
 
 /** Mnemonic of a type, `TYPEn` for the rest. */

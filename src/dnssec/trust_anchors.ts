@@ -96,7 +96,8 @@ export function parseTrustAnchors(text: string): TrustAnchor[] {
     if (tokens.length === 0 || tokens[0]!.startsWith("$")) continue;
     const typeAt = tokens.findIndex((token, i) => i > 0 && /^(DS|DNSKEY)$/i.test(token));
     if (typeAt < 0) continue;
-    const fail = (why: string) => new SyntaxError(`Cannot read trust anchor on line ${line}: ${why}`);
+    const fail = (why: string) =>
+      new SyntaxError(`Cannot read trust anchor on line ${line}: ${why}`);
     let zone: Name;
     try {
       zone = nameFromText(tokens[0]!);
@@ -127,12 +128,16 @@ export function parseTrustAnchors(text: string): TrustAnchor[] {
 
   function u8(token: string | undefined): Uint8Array {
     const value = Number(token);
-    if (!Number.isInteger(value) || value < 0 || value > 255) throw new SyntaxError(`Cannot read trust anchor: bad number ${token}`);
+    if (!Number.isInteger(value) || value < 0 || value > 255) {
+      throw new SyntaxError(`Cannot read trust anchor: bad number ${token}`);
+    }
     return new Uint8Array([value]);
   }
   function u16(token: string | undefined): Uint8Array {
     const value = Number(token);
-    if (!Number.isInteger(value) || value < 0 || value > 65535) throw new SyntaxError(`Cannot read trust anchor: bad number ${token}`);
+    if (!Number.isInteger(value) || value < 0 || value > 65535) {
+      throw new SyntaxError(`Cannot read trust anchor: bad number ${token}`);
+    }
     const out = new Uint8Array(2);
     writeU16(out, 0, value);
     return out;

@@ -9,8 +9,16 @@
  */
 
 import { RCODE } from "../wire/constants.ts";
-import { ChainOfTrust, type ChainFetcher, type ZoneTrust } from "./chain_of_trust.ts";
-import { isSubdomain, labelCount, type Name, namesEqual, nameToText, parent, readName } from "./names.ts";
+import { type ChainFetcher, ChainOfTrust, type ZoneTrust } from "./chain_of_trust.ts";
+import {
+  isSubdomain,
+  labelCount,
+  type Name,
+  namesEqual,
+  nameToText,
+  parent,
+  readName,
+} from "./names.ts";
 import { proveNodataNsec, proveNxdomainNsec, proveWildcardNsec } from "./nsec.ts";
 import { Nsec3Set } from "./nsec3.ts";
 import type { Rrset } from "./records.ts";
@@ -46,7 +54,11 @@ export class Validator {
     this.#anchors = options.anchors;
     this.#limits = options.limits ?? DEFAULT_WORK_LIMITS;
     this.#now = options.now ?? Date.now;
-    this.#chain = new ChainOfTrust({ anchors: options.anchors, fetcher: options.fetcher, now: this.#now });
+    this.#chain = new ChainOfTrust({
+      anchors: options.anchors,
+      fetcher: options.fetcher,
+      now: this.#now,
+    });
   }
 
   /**
@@ -63,7 +75,11 @@ export class Validator {
     try {
       reply = decodeReply(message);
     } catch (error) {
-      return { state: "bogus", ede: DNSSEC_EDE.OTHER, reason: `malformed reply: ${(error as Error).message}` };
+      return {
+        state: "bogus",
+        ede: DNSSEC_EDE.OTHER,
+        reason: `malformed reply: ${(error as Error).message}`,
+      };
     }
     if (reply.rcode !== RCODE.NOERROR && reply.rcode !== RCODE.NXDOMAIN) {
       return { state: "indeterminate", reason: `rcode ${reply.rcode}` };
@@ -71,19 +87,26 @@ export class Validator {
     const anchor = this.#anchors.closest(reply.qname);
     if (anchor === undefined) return { state: "indeterminate", reason: "no trust anchor" };
     if (forwardZone !== undefined && !isSubdomain(anchor.zone, forwardZone)) {
-      return { state: "insecure", reason: `forward zone ${nameToText(forwardZone)} has no trust anchor` };
+      return {
+        state: "insecure",
+        reason: `forward zone ${nameToText(forwardZone)} has no trust anchor`,
+      };
     }
     const budget = new WorkBudget(this.#limits);
     try {
       return await new Check(this.#chain, reply, budget, Math.floor(this.#now() / 1000)).run();
     } catch (error) {
-      if (error instanceof BogusError) return { state: "bogus", ede: error.ede, reason: error.message };
+      if (error instanceof BogusError) {
+        return { state: "bogus", ede: error.ede, reason: error.message };
+      }
       if (error instanceof InsecureError) {
         return error.ede === undefined
           ? { state: "insecure", reason: error.message }
           : { state: "insecure", ede: error.ede, reason: error.message };
       }
-      if (error instanceof WorkLimitError) return { state: "bogus", ede: DNSSEC_EDE.OTHER, reason: error.message };
+      if (error instanceof WorkLimitError) {
+        return { state: "bogus", ede: DNSSEC_EDE.OTHER, reason: error.message };
+      }
       throw error;
     }
   }
@@ -109,23 +132,34 @@ class Check {
     const { answer, qtype, rcode } = this.#reply;
     let sname = this.#reply.qname;
     for (let step = 0; step <= MAX_CNAMES; step++) {
-      const direct = answer.find((set) => namesEqual(set.owner, sname) && (set.type === qtype || qtype === TYPE.ANY));
+      const direct = answer.find((set) =>
+        namesEqual(set.owner, sname) && (set.type === qtype || qtype === TYPE.ANY)
+      );
       if (direct !== undefined) {
         for (const set of answer) {
-          if (namesEqual(set.owner, sname) && (set.type === qtype || qtype === TYPE.ANY)) await this.#positive(set);
+          if (namesEqual(set.owner, sname) && (set.type === qtype || qtype === TYPE.ANY)) {
+            await this.#positive(set);
+          }
         }
         return this.#verdict();
       }
       const cname = answer.find((set) => namesEqual(set.owner, sname) && set.type === TYPE.CNAME);
-      const dname = answer.find((set) => set.type === TYPE.DNAME && isSubdomain(sname, set.owner) && !namesEqual(sname, set.owner));
+      const dname = answer.find((set) =>
+        set.type === TYPE.DNAME && isSubdomain(sname, set.owner) && !namesEqual(sname, set.owner)
+      );
       if (cname === undefined && dname === undefined) break;
       if (dname !== undefined) await this.#positive(dname);
       // A CNAME synthesised from a DNAME is unsigned (RFC 6672 §5.3.3); it is trusted when the DNAME is.
-      if (cname !== undefined && (dname === undefined || cname.rrsigs.length > 0)) await this.#positive(cname);
+      if (cname !== undefined && (dname === undefined || cname.rrsigs.length > 0)) {
+        await this.#positive(cname);
+      }
       if (cname === undefined) break;
       sname = readName(cname.records[0]!.rdata, 0);
     }
-    if (rcode === RCODE.NOERROR && answer.some((set) => set.type === qtype && namesEqual(set.owner, sname))) {
+    if (
+      rcode === RCODE.NOERROR &&
+      answer.some((set) => set.type === qtype && namesEqual(set.owner, sname))
+    ) {
       return this.#verdict();
     }
     await this.#negative(sname);
@@ -133,7 +167,9 @@ class Check {
   }
 
   #verdict(): Verdict {
-    return this.#insecure === null ? { state: "secure" } : { state: "insecure", reason: this.#insecure };
+    return this.#insecure === null
+      ? { state: "secure" }
+      : { state: "insecure", reason: this.#insecure };
   }
 
   /** The zone of signed data: the signer's, which must be a zone apex above the owner. */
@@ -160,12 +196,24 @@ class Check {
     const verified = await verifyRrset(set, trust.zone, trust.keys, this.#now, this.#budget);
     if (verified.wildcardOf === undefined) return;
     // A wildcard expansion: the name asked must be proven not to exist (RFC 4035 §5.3.4).
-    const denial = await verifyDenial(this.#reply.authority, trust.zone, trust.keys, this.#now, this.#budget);
+    const denial = await verifyDenial(
+      this.#reply.authority,
+      trust.zone,
+      trust.keys,
+      this.#now,
+      this.#budget,
+    );
     if (denial.nsecs.length > 0) return proveWildcardNsec(denial.nsecs, set.owner, trust.zone);
     if (denial.nsec3s.length > 0) {
-      return new Nsec3Set(denial.nsec3s, trust.zone, this.#budget).proveWildcard(set.owner, verified.wildcardOf);
+      return new Nsec3Set(denial.nsec3s, trust.zone, this.#budget).proveWildcard(
+        set.owner,
+        verified.wildcardOf,
+      );
     }
-    throw new BogusError(DNSSEC_EDE.NSEC_MISSING, `no proof for the wildcard answer ${describe(set)}`);
+    throw new BogusError(
+      DNSSEC_EDE.NSEC_MISSING,
+      `no proof for the wildcard answer ${describe(set)}`,
+    );
   }
 
   async #negative(sname: Name): Promise<void> {
@@ -175,10 +223,16 @@ class Check {
     const trust = await this.#signerZone(sname, signer, qtype === TYPE.DS && signer === undefined);
     if (trust.kind !== "secure") return this.#markInsecure(trust.reason);
     if (signer === undefined) {
-      throw new BogusError(DNSSEC_EDE.RRSIGS_MISSING, `no RRSIG in the negative answer for ${nameToText(sname)}`);
+      throw new BogusError(
+        DNSSEC_EDE.RRSIGS_MISSING,
+        `no RRSIG in the negative answer for ${nameToText(sname)}`,
+      );
     }
     if (!isSubdomain(sname, trust.zone) || labelCount(trust.zone) > labelCount(sname)) {
-      throw new BogusError(DNSSEC_EDE.BOGUS, `negative answer for ${nameToText(sname)} signed by ${nameToText(trust.zone)}`);
+      throw new BogusError(
+        DNSSEC_EDE.BOGUS,
+        `negative answer for ${nameToText(sname)} signed by ${nameToText(trust.zone)}`,
+      );
     }
     const denial = await verifyDenial(authority, trust.zone, trust.keys, this.#now, this.#budget);
     const nxdomain = rcode === RCODE.NXDOMAIN;
@@ -191,7 +245,10 @@ class Check {
       const set = new Nsec3Set(denial.nsec3s, trust.zone, this.#budget);
       return nxdomain ? set.proveNxdomain(sname) : set.proveNodata(sname, qtype);
     }
-    throw new BogusError(DNSSEC_EDE.NSEC_MISSING, `no NSEC or NSEC3 in the negative answer for ${nameToText(sname)}`);
+    throw new BogusError(
+      DNSSEC_EDE.NSEC_MISSING,
+      `no NSEC or NSEC3 in the negative answer for ${nameToText(sname)}`,
+    );
   }
 
   #markInsecure(reason: string): void {

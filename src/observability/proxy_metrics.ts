@@ -93,6 +93,20 @@ export class ProxyMetrics {
   readonly #cache = this.registry.register(
     new Counter("dotproxy_cache_requests_total", "Cache lookups by result.", ["result"]),
   );
+  readonly #dnssecAnswers = this.registry.register(
+    new Counter(
+      "dotproxy_dnssec_answers_total",
+      "Responses by DNSSEC validation state (with --dnssec validate; unchecked: the client set CD).",
+      ["state"],
+    ),
+  );
+  readonly #dnssecBogus = this.registry.register(
+    new Counter(
+      "dotproxy_dnssec_bogus_total",
+      "Upstream replies that failed DNSSEC validation, by reason (the Extended DNS Error).",
+      ["reason"],
+    ),
+  );
   readonly #upstreamSent = this.registry.register(
     new Counter("dotproxy_upstream_requests_total", "Queries sent to an upstream.", ["to"]),
   );
@@ -172,6 +186,16 @@ export class ProxyMetrics {
   /** A cache lookup (hit, miss, stale), a background refresh (prefetch or stale refresh) or a query that joined one in flight (coalesced). */
   cache(result: "hit" | "miss" | "stale" | "refresh" | "coalesced"): void {
     this.#cacheSeries(result).inc();
+  }
+
+  /** A response went out carrying this DNSSEC state (validation on). */
+  dnssecAnswer(state: string): void {
+    this.#dnssecAnswers.with(state).inc();
+  }
+
+  /** A reply failed validation; `reason` names its Extended DNS Error. */
+  dnssecBogus(reason: string): void {
+    this.#dnssecBogus.with(reason).inc();
   }
 
   /** The series of one upstream. */

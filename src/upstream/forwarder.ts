@@ -26,6 +26,8 @@ export interface ForwarderOptions {
   readonly timeoutMs: number;
   /** Deadline of one attempt, so that a stalled upstream leaves time for another. @default {2000} */
   readonly attemptTimeoutMs?: number;
+  /** Ask every upstream query with DO=1 (the proxy validates DNSSEC). @default {false} */
+  readonly dnssecOk?: boolean;
 }
 
 /** Told the outcome of {@linkcode Forwarder.forward}, once. */
@@ -44,10 +46,12 @@ const MAX_RESENDS_ON_CLOSE = 2;
 export class Forwarder {
   readonly #timeoutMs: number;
   readonly #attemptTimeoutMs: number;
+  readonly #dnssecOk: boolean;
 
   /** @param options Deadlines. */
   constructor(options: ForwarderOptions) {
     this.#timeoutMs = options.timeoutMs;
+    this.#dnssecOk = options.dnssecOk ?? false;
     this.#attemptTimeoutMs = Math.min(options.attemptTimeoutMs ?? 2000, options.timeoutMs);
   }
 
@@ -69,7 +73,7 @@ export class Forwarder {
     now: number,
     listener: ForwardListener,
   ): void {
-    const frame = buildUpstreamFrame(query, layout);
+    const frame = buildUpstreamFrame(query, layout, this.#dnssecOk);
     new Forwarding(
       frame,
       layout,

@@ -111,7 +111,17 @@ export interface Answer {
   readonly extendedRcode: number;
   /** Extended DNS Error options the upstream sent, each as complete option bytes. */
   readonly errors: readonly Uint8Array[];
+  /**
+   * The DNSSEC validation state when the proxy validates (`--dnssec
+   * validate`): the AD bit is then the proxy's own, set only on secure
+   * answers to clients that sent DO or AD (RFC 6840 §5.7-5.8). Absent when
+   * validation is off: the upstream's AD bit passes through.
+   */
+  readonly security?: AnswerSecurity | undefined;
 }
+
+/** DNSSEC states of an answer; `unchecked`: the client set CD, so it was not validated. */
+export type AnswerSecurity = "secure" | "insecure" | "bogus" | "indeterminate" | "unchecked";
 
 /**
  * Takes the upstream's OPT record out of a reply. The reply's own bytes are
@@ -210,6 +220,7 @@ export function buildClientResponse(
   response[1] = query[1]!;
   copyRange(query, HEADER_LENGTH, queryLayout.questionEnd, response, HEADER_LENGTH);
   response[3] = (response[3]! & 0xf0) | rcode;
+  if (answer.security !== undefined) setAuthenticData(response, answer.security, query, clientEdns);
   if (options.ttls) rewriteTtls(response, options.ttls);
   if (clientEdns) {
     writeU16(response, COUNT_OFFSET.AR, readU16(response, COUNT_OFFSET.AR) + 1);
@@ -225,6 +236,17 @@ export function buildClientResponse(
 }
 
 const EMPTY = new Uint8Array(0);
+
+/** AD only on secure answers, and only for clients that asked with DO or AD (RFC 6840 §5.8). */
+function setAuthenticData(
+  response: Uint8Array,
+  security: AnswerSecurity,
+  query: Uint8Array,
+  clientEdns: Edns | null,
+): void {
+  const asked = (query[3]! & FLAG3.AD) !== 0 || clientEdns?.dnssecOk === true;
+  response[3] = security === "secure" && asked ? response[3]! | FLAG3.AD : response[3]! & ~FLAG3.AD;
+}
 
 /** The fields of the OPT record the proxy writes to a client. */
 function optFields(answer: Answer, options: ResponseOptions, clientEdns: Edns | null): OptFields {

@@ -48,9 +48,14 @@ const OPT_DNSSEC_OK: OptFields = { udpSize: UPSTREAM_UDP_SIZE, extendedRcode: 0,
  *
  * @param query The client's query.
  * @param layout Its layout, with exactly one question.
+ * @param dnssecOk Set DO whatever the client sent (the proxy validates, RFC 4035 §4.9.1).
  * @returns The frame: length prefix followed by the padded query.
  */
-export function buildUpstreamFrame(query: Uint8Array, layout: MessageLayout): Uint8Array {
+export function buildUpstreamFrame(
+  query: Uint8Array,
+  layout: MessageLayout,
+  dnssecOk = false,
+): Uint8Array {
   const unpadded = layout.questionEnd + OPT_HEADER_LENGTH + 4;
   const padding = (PADDING_BLOCK - (unpadded % PADDING_BLOCK)) % PADDING_BLOCK;
   const length = unpadded + padding;
@@ -64,7 +69,7 @@ export function buildUpstreamFrame(query: Uint8Array, layout: MessageLayout): Ui
   writeU16(frame, at + COUNT_OFFSET.QD, 1);
   writeU16(frame, at + COUNT_OFFSET.AR, 1);
   copyRange(query, HEADER_LENGTH, layout.questionEnd, frame, at + HEADER_LENGTH);
-  const fields = layout.edns?.dnssecOk ? OPT_DNSSEC_OK : OPT_PLAIN;
+  const fields = dnssecOk || layout.edns?.dnssecOk ? OPT_DNSSEC_OK : OPT_PLAIN;
   const options = writeOptHeader(frame, at + layout.questionEnd, fields, 4 + padding);
   writeU16(frame, options, EDNS_OPTION.PADDING);
   writeU16(frame, options + 2, padding); // padding octets stay 0x00 (RFC 7830 §3)
