@@ -40,6 +40,11 @@ export interface StartUnboundOptions {
    * certificate covers (`dot.test`, `127.0.0.1`, `::1`). Default `"dot.test"`.
    */
   tlsName?: string;
+  /**
+   * The end of the `server:` section in place of the local data above (e.g. stub zones towards
+   * an authoritative server on loopback, for tests/_util/signed_hierarchy.ts).
+   */
+  data?: string;
 }
 
 const TLS_NAME = "dot.test";
@@ -62,7 +67,11 @@ export async function startUnbound(options: StartUnboundOptions = {}): Promise<U
     let plainPort = freePort();
     while (plainPort === dotPort) plainPort = freePort();
     const confFile = `${dir}/unbound.conf`;
-    await Deno.writeTextFile(confFile, unboundConfig({ dir, dotPort, plainPort }));
+    const data = options.data;
+    await Deno.writeTextFile(
+      confFile,
+      unboundConfig({ dir, dotPort, plainPort, ...(data !== undefined && { data }) }),
+    );
     const proc = new UnboundProcess(unbound, confFile, dir);
     try {
       await proc.waitReady(dotPort, readyName, caCert);
@@ -88,7 +97,9 @@ export async function startUnbound(options: StartUnboundOptions = {}): Promise<U
 }
 
 /** unbound.conf contents for one instance; exported so a test can run `unbound-checkconf` on it. */
-export function unboundConfig(params: { dir: string; dotPort: number; plainPort: number }): string {
+export function unboundConfig(
+  params: { dir: string; dotPort: number; plainPort: number; data?: string },
+): string {
   const { dir, dotPort, plainPort } = params;
   const txt = Array.from({ length: 8 }, (_, i) => `${i + 1}${"x".repeat(249)}`)
     .map((s) => `  local-data: 'big.e2e.test. 300 IN TXT "${s}"'`)
@@ -117,7 +128,17 @@ export function unboundConfig(params: { dir: string; dotPort: number; plainPort:
   max-udp-size: 1232
   edns-buffer-size: 1232
   extended-statistics: yes
-  # Local data only: "." is a static local zone, so nothing is ever recursed.
+${params.data ?? localData(txt)}
+remote-control:
+  control-enable: yes
+  control-interface: "${dir}/control.sock"
+  control-use-cert: no
+`;
+}
+
+/** The local data every test but the DNSSEC ones uses (see the module documentation). */
+function localData(txt: string): string {
+  return `  # Local data only: "." is a static local zone, so nothing is ever recursed.
   local-zone: "test." nodefault
   local-zone: "." static
   local-zone: "e2e.test." static
@@ -131,11 +152,6 @@ export function unboundConfig(params: { dir: string; dotPort: number; plainPort:
 ${txt}
   local-zone: "u.e2e.test." redirect
   local-data: "u.e2e.test. 300 IN A 192.0.2.1"
-
-remote-control:
-  control-enable: yes
-  control-interface: "${dir}/control.sock"
-  control-use-cert: no
 `;
 }
 
