@@ -5,6 +5,7 @@ import { ConfigError, DEFAULT_LIMITS, parseConfig } from "./config.ts";
 import type { Config, ConfigEnvironment } from "./config.ts";
 import { OPERATIONS_SETTINGS } from "./operations.ts";
 import { ROUTING_SETTINGS } from "./routing.ts";
+import { DNSSEC_SETTINGS } from "./dnssec.ts";
 
 export const CERT_A = "-----BEGIN CERTIFICATE-----\nMIIBAAAA\n-----END CERTIFICATE-----";
 export const CERT_B = "-----BEGIN CERTIFICATE-----\nMIIBBBBB\n-----END CERTIFICATE-----";
@@ -61,7 +62,7 @@ export function labels(config: Config): string[] {
  */
 export function plain(config: Config): Record<string, unknown> {
   const rest: Record<string, unknown> = { ...config, upstreams: labels(config) };
-  const separate = [OPERATIONS_SETTINGS, ROUTING_SETTINGS].flatMap(Object.keys);
+  const separate = [OPERATIONS_SETTINGS, ROUTING_SETTINGS, DNSSEC_SETTINGS].flatMap(Object.keys);
   for (const key of [...Object.keys(DEFAULT_LIMITS), ...separate]) {
     delete rest[key];
   }

@@ -8,6 +8,7 @@ const CLIENT_FILES = {
   "/client.pem": Deno.readTextFileSync(new URL("client.pem", TLS)),
   "/client.key": Deno.readTextFileSync(new URL("client.key", TLS)),
 };
+const ANCHOR = "corp. IN DS 1 13 2 00\n";
 
 /** Parses with fake files: `/ca.pem`, a client certificate and the YAML files given. */
 function parse(args: readonly string[], files: Record<string, string>, env = {}): Config {
@@ -15,7 +16,12 @@ function parse(args: readonly string[], files: Record<string, string>, env = {})
     env,
     isTerminal: false,
     readTextFile: (path) => {
-      const all: Record<string, string> = { "/ca.pem": CERT, ...CLIENT_FILES, ...files };
+      const all: Record<string, string> = {
+        "/ca.pem": CERT,
+        "/anchors.zone": ANCHOR,
+        ...CLIENT_FILES,
+        ...files,
+      };
       const text = all[path];
       if (text === undefined) throw new Deno.errors.NotFound(`No such file: readfile '${path}'`);
       return text;
@@ -76,6 +82,8 @@ const NON_DEFAULT: Record<string, readonly string[]> = {
   ],
   "upstream-policy": ["sequential"],
   "builtin-zones": ["false"],
+  dnssec: ["validate"],
+  "trust-anchor-file": ["/anchors.zone"],
 };
 
 /** A YAML scalar: numbers and booleans bare, anything else quoted. */

@@ -61,7 +61,7 @@ export function isZoneKey(key: DnsKey): boolean {
  * import assert from "node:assert/strict";
  * import { keyTag } from "./keys.ts";
  *
- * assert.equal(keyTag(new Uint8Array([1, 1, 3, 8, 3, 1, 0, 1])), 1294);
+ * assert.equal(keyTag(new Uint8Array([1, 1, 3, 8, 3, 1, 0, 1])), 1803);
  * ```
  */
 export function keyTag(rdata: Uint8Array): number {
