@@ -139,11 +139,20 @@ export class ProxyMetrics {
       ["to"],
     ),
   );
+  readonly #forged = this.registry.register(
+    new Counter(
+      "dotproxy_upstream_forged_replies_total",
+      "Plaintext UDP replies dropped because their source, ID or question matched no query " +
+        "sent (forged, or stray); the real answer is still awaited (RFC 5452).",
+      ["to"],
+    ),
+  );
   readonly #upstreamSeries = memoized((to: string): UpstreamSeries => ({
     sent: this.#upstreamSent.with(to),
     duration: this.#upstreamDuration.with(to),
     opened: this.#opened.with(to),
     pinMismatch: this.#pinMismatches.with(to),
+    forged: this.#forged.with(to),
     failed: (reason) => this.#upstreamFailures.with(to, reason).inc(),
   }));
   // The series recorded for every query, each found once per label

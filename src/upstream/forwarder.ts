@@ -1,8 +1,8 @@
 /**
  * Sends a client's query to the upstreams until one answers or the query's
- * deadline passes: healthy upstreams in configured order, a fresh connection
- * when a reused one closed before answering (RFC 7858 §3.4), the next
- * upstream on any other failure.
+ * deadline passes: healthy upstreams in the group's order (all of them when
+ * every one looks down), a fresh connection when a reused one closed before
+ * answering (RFC 7858 §3.4), the next upstream on any other failure.
  *
  * @module
  */
@@ -12,7 +12,7 @@ import { buildUpstreamFrame } from "../wire/upstream_query.ts";
 import type { Exchanged, ReplyListener } from "./reply_listener.ts";
 import type { Upstream } from "./upstream.ts";
 import type { UpstreamGroup } from "./upstream_group.ts";
-import { countsAgainstHealth, UpstreamError } from "./upstream_error.ts";
+import { UpstreamError } from "./upstream_error.ts";
 
 /** A reply and the upstream that gave it. */
 export interface Forwarded extends Exchanged {
@@ -148,10 +148,9 @@ class Forwarding implements ReplyListener {
       const started = this.#sent === 0 ? this.#arrivedAt : performance.now();
       const remaining = this.#deadline - started;
       if (upstream === undefined || remaining <= 0) return this.#listener.forwarded(null);
-      if (!upstream.health.up) {
-        if (!order.some((candidate) => candidate.health.up)) return this.#listener.forwarded(null);
-        continue;
-      }
+      // Skip an upstream marked down since the order was made, unless every
+      // upstream of the order looks down: then send anyway (see UpstreamGroup).
+      if (!upstream.health.up && order.some((candidate) => candidate.health.up)) continue;
       // A previous write of this frame may still be queued on another
       // connection with another ID in it: give each send its own copy.
       if (this.#sent++ > 0) this.#frame = this.#frame.slice();
@@ -191,7 +190,7 @@ class Forwarding implements ReplyListener {
     if (error.reason === "timeout") {
       this.#group.recordRtt(upstream, performance.now() - this.#started);
     }
-    if (countsAgainstHealth(error.reason)) upstream.health.recordFailure(error);
+    upstream.health.recordFailure(error, this.#started);
     this.#attempts++;
     this.#index++;
     this.next();

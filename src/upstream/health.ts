@@ -2,7 +2,16 @@
  * The health of one upstream, learnt from real queries and, while it is
  * down, from probes (the pattern of CoreDNS `plugin/pkg/up`): the first hard
  * failure marks it down, one probe loop at a time retries it with growing
- * intervals, and the first answer brings it back, without a restart.
+ * intervals, and the first answer, to a probe or to a real query, brings it
+ * back, without a restart.
+ *
+ * Only silence counts against an upstream: a timed-out query counts only
+ * when nothing was heard from the upstream since it was sent. An upstream
+ * that answers other names while one name is slow (a slow authority, or a
+ * name made slow on purpose) is alive, and marking it down would fail every
+ * client for one client's name. Likewise any answer to the probe, even a
+ * refusal of `. IN NS` (many internal resolvers refuse the root), means
+ * the upstream is alive.
  *
  * State changes are logged once each, never per failed query.
  *
@@ -42,6 +51,11 @@ export class UpstreamHealth {
   #failures = 0;
   #downSince = 0;
   #lastSuccessAt = -Infinity;
+  /** When the upstream last answered anything, a refusal included. */
+  #lastHeardAt = -Infinity;
+  /** Set while a probe loop runs; cleared by the loop itself as it ends. */
+  #probeLoopRunning = false;
+  #probeIntervalMs = 0;
   #probing: Promise<void> | null = null;
   readonly #idleProbing: Promise<void> | null = null;
   readonly #stop = new AbortController();
@@ -75,22 +89,47 @@ export class UpstreamHealth {
   }
 
   /**
-   * An exchange succeeded.
+   * An exchange succeeded. A down upstream is up again at once: it has
+   * just answered a real query, whatever the probes said.
    *
    * @param now When (performance.now() milliseconds).
    */
   recordSuccess(now = performance.now()): void {
     this.#failures = 0;
     this.#lastSuccessAt = now;
+    if (now > this.#lastHeardAt) this.#lastHeardAt = now;
+    if (!this.#up) this.#markUp("a query through it was answered");
   }
 
   /**
    * An exchange failed. Connection and TLS failures mark the upstream down at
-   * once; timeouts, closes and bad replies after `maxFails` in a row.
+   * once; timeouts, closes and bad replies after `maxFails` in a row. What
+   * says nothing against the upstream is not counted: a question it
+   * rejected (the client's odd question, so counting it would let a client
+   * take the upstream down; and an answer, so a sign of life), the proxy's own overload
+   * ("busy"), and a timeout while the upstream answered something else
+   * after the query was sent (a slow name, not a dead upstream).
    *
    * @param error What went wrong.
+   * @param sentAt When the failed query was sent (performance.now()
+   * milliseconds); by default a timeout counts whatever was heard.
    */
-  recordFailure(error: UpstreamError): void {
+  recordFailure(error: UpstreamError, sentAt = Infinity): void {
+    switch (error.reason) {
+      case "busy":
+        return;
+      case "rejected":
+        this.#lastHeardAt = performance.now();
+        return;
+      case "timeout":
+        if (this.#lastHeardAt >= sentAt) {
+          log.debug("{upstream}: {error}, though it answered others meanwhile: not counted", {
+            upstream: this.#options.label,
+            error: error.message,
+          });
+          return;
+        }
+    }
     if (!this.#up) return;
     this.#failures++;
     const hard = error.reason === "connect" || error.reason === "tls";
@@ -106,41 +145,69 @@ export class UpstreamHealth {
   #markDown(error: UpstreamError): void {
     this.#up = false;
     this.#downSince = performance.now();
+    this.#probeIntervalMs = this.#options.probeIntervalMs ?? 250;
     log.warn("Upstream {upstream} is down ({reason}): {error}; probing it in the background", {
       upstream: this.#options.label,
       reason: error.reason,
       error: error.message,
     });
-    if (this.#probing === null && !this.#stop.signal.aborted) {
-      this.#probing = this.#probeUntilUp().finally(() => this.#probing = null);
+    // A loop still running (it waits for its next turn) sees the upstream
+    // down again and carries on, from the first interval.
+    if (!this.#probeLoopRunning && !this.#stop.signal.aborted) {
+      this.#probeLoopRunning = true;
+      this.#probing = this.#probeUntilUp();
     }
   }
 
+  #markUp(how: string): void {
+    this.#up = true;
+    this.#failures = 0;
+    const downFor = ((performance.now() - this.#downSince) / 1000).toFixed(1);
+    log.info("Upstream {upstream} is up again after {downFor} s: {how}", {
+      upstream: this.#options.label,
+      downFor,
+      how,
+    });
+  }
+
+  /** Probes until the upstream is up, by a probe's answer or a real query's. */
   async #probeUntilUp(): Promise<void> {
-    let interval = this.#options.probeIntervalMs ?? 250;
     const maxInterval = this.#options.maxProbeIntervalMs ?? 5000;
     const stop = this.#stop.signal;
-    while (!stop.aborted) {
-      await sleep(interval, stop);
-      if (stop.aborted) return;
-      try {
-        await this.#options.probe(this.#options.probeTimeoutMs ?? 2000);
-      } catch (error) {
-        log.debug("Probe of {upstream} failed: {error}", {
-          upstream: this.#options.label,
-          error: (error as Error).message,
-        });
-        interval = Math.min(interval * 2, maxInterval);
-        continue;
+    try {
+      while (!stop.aborted && !this.#up) {
+        await sleep(this.#probeIntervalMs, stop);
+        if (stop.aborted || this.#up) return;
+        if (await this.#probeAnswered()) {
+          if (!this.#up) this.#markUp("a probe was answered");
+          this.recordSuccess();
+          return;
+        }
+        this.#probeIntervalMs = Math.min(this.#probeIntervalMs * 2, maxInterval);
       }
-      this.#up = true;
-      this.recordSuccess();
-      const downFor = ((performance.now() - this.#downSince) / 1000).toFixed(1);
-      log.info("Upstream {upstream} is up again after {downFor} s", {
+    } finally {
+      // Synchronous with the loop's last check: a markDown after it starts a new loop.
+      this.#probeLoopRunning = false;
+    }
+  }
+
+  /**
+   * Sends one probe. Any answer means the upstream is alive, a refusal
+   * without the question included (REFUSED, FORMERR or NOTIMP to `. IN NS`).
+   *
+   * @returns True when it answered; false with the failure logged.
+   */
+  async #probeAnswered(): Promise<boolean> {
+    try {
+      await this.#options.probe(this.#options.probeTimeoutMs ?? 2000);
+      return true;
+    } catch (error) {
+      if (error instanceof UpstreamError && error.reason === "rejected") return true;
+      log.debug("Probe of {upstream} failed: {error}", {
         upstream: this.#options.label,
-        downFor,
+        error: (error as Error).message,
       });
-      return;
+      return false;
     }
   }
 
@@ -148,12 +215,17 @@ export class UpstreamHealth {
     const stop = this.#stop.signal;
     while (!stop.aborted) {
       if (this.#up && performance.now() - this.#lastSuccessAt >= intervalMs) {
+        const sentAt = performance.now();
         try {
           await this.#options.probe(this.#options.probeTimeoutMs ?? 2000);
           this.recordSuccess();
         } catch (error) {
           if (stop.aborted) return;
-          if (error instanceof UpstreamError) this.recordFailure(error);
+          if (error instanceof UpstreamError && error.reason === "rejected") {
+            this.recordSuccess(); // refused the root, but answered
+          } else if (error instanceof UpstreamError) {
+            this.recordFailure(error, sentAt);
+          }
         }
       }
       await sleep(intervalMs, stop);

@@ -4,7 +4,10 @@
  * socket (a random source port chosen by the kernel) under a random ID, and
  * a reply is accepted only from the address and port it was sent to, with
  * that ID and the same question (RFC 5452 §3, §9.2); anything else is
- * discarded. A truncated reply is retried over TCP.
+ * discarded, counted as forged, and the real reply still awaited: a flood
+ * of forgeries cannot fail the query, only make a forger's guess of ID and
+ * port more likely with its sheer number. A truncated reply is retried over
+ * TCP.
  *
  * @module
  */
@@ -133,6 +136,7 @@ export class PlainUpstream implements Upstream {
           return { reply: owned, layout: parseMessage(owned), rttMs: performance.now() - sentAt };
         }
         if (problem === REJECTED) throw new UpstreamError("rejected", this.label, REJECTED);
+        this.metrics.forged.inc();
         log.debug("{upstream}: reply discarded: {problem}", { upstream: this.label, problem });
       }
     } catch (error) {

@@ -17,6 +17,8 @@ export interface UpstreamSeries {
   readonly opened: { inc(): void };
   /** A TLS connection was closed unused because the server's key matched no pin. */
   readonly pinMismatch: { inc(): void };
+  /** Plaintext replies dropped for a wrong source, ID or question (RFC 5452). */
+  readonly forged: { inc(): void };
   failed(reason: UpstreamFailure): void;
 }
 

@@ -17,18 +17,6 @@ export type UpstreamFailure =
   | "busy"; // every connection to the upstream is full: local overload, not the upstream's fault
 
 /**
- * Whether a failure says something about the upstream's health. A question
- * the upstream rejects comes from the client (so counting it would let a
- * client take an upstream down), and "busy" is the proxy's own overload.
- *
- * @param reason The failure.
- * @returns True when it should count against the upstream.
- */
-export function countsAgainstHealth(reason: UpstreamFailure): boolean {
-  return reason !== "rejected" && reason !== "busy";
-}
-
-/**
  * An exchange with an upstream failed.
  *
  * @example Usage

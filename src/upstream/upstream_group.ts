@@ -9,7 +9,13 @@
  *   choose), re-measured continuously: one query in twenty goes to another
  *   healthy upstream so that a slow one that got fast again is noticed.
  *
- * Down upstreams are left out; they come back through their probes.
+ * Down upstreams are left out while another is up; they come back through
+ * their probes, or through a real query that one of them answers. When
+ * every upstream looks down, the health checks may be what is wrong (a
+ * blip that is over, a resolver that will not answer the probe): as
+ * CoreDNS's forward plugin does, the query is sent anyway, to all of them
+ * in policy order, one after another as each fails, rather than failed
+ * without being sent.
  *
  * @module
  */
@@ -50,20 +56,26 @@ export class UpstreamGroup {
   }
 
   /**
-   * The healthy upstreams in the order this query should try them.
+   * The healthy upstreams in the order this query should try them, or all
+   * of them when none is healthy.
    *
-   * @returns The order; empty when every upstream is down.
+   * @returns The order; empty only for a group without upstreams.
    */
   order(): readonly Upstream[] {
-    if (this.upstreams.length === 1) return this.upstreams[0]!.health.up ? this.upstreams : [];
+    if (this.upstreams.length === 1) return this.upstreams;
     const healthy = this.upstreams.filter((upstream) => upstream.health.up);
-    if (healthy.length < 2) return healthy;
+    return this.#ordered(healthy.length > 0 ? healthy : [...this.upstreams]);
+  }
+
+  /** The candidates (an array of its own, reordered in place) in policy order. */
+  #ordered(candidates: Upstream[]): Upstream[] {
+    if (candidates.length < 2) return candidates;
     switch (this.policy) {
       case "sequential":
-        return healthy;
+        return candidates;
       case "round-robin": {
-        const start = this.#next++ % healthy.length;
-        return [...healthy.slice(start), ...healthy.slice(0, start)];
+        const start = this.#next++ % candidates.length;
+        return [...candidates.slice(start), ...candidates.slice(0, start)];
       }
       case "fastest": {
         // Upstreams measured fewer than MIN_SAMPLES times go first, so that
@@ -72,7 +84,7 @@ export class UpstreamGroup {
           const srtt = this.#srtt.get(upstream);
           return srtt === undefined || srtt.samples < MIN_SAMPLES ? -1 : srtt.ms;
         };
-        const sorted = healthy.sort((a, b) => rank(a) - rank(b));
+        const sorted = candidates.sort((a, b) => rank(a) - rank(b));
         if (Math.random() < EXPLORE_SHARE) {
           const other = 1 + Math.floor(Math.random() * (sorted.length - 1));
           [sorted[0], sorted[other]] = [sorted[other]!, sorted[0]!];

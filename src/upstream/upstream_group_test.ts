@@ -15,6 +15,15 @@ Deno.test("UpstreamGroup orders sequentially and leaves down upstreams out", () 
   assert.deepEqual(labels(group.order()), ["a", "c"]);
 });
 
+Deno.test("UpstreamGroup gives every upstream, in policy order, when all are down", () => {
+  const sequential = new UpstreamGroup([fake("a", false), fake("b", false)], "sequential");
+  assert.deepEqual(labels(sequential.order()), ["a", "b"]);
+  const alone = new UpstreamGroup([fake("a", false)], "sequential");
+  assert.deepEqual(labels(alone.order()), ["a"]);
+  const roundRobin = new UpstreamGroup([fake("a", false), fake("b", false)], "round-robin");
+  assert.deepEqual([0, 1, 2].map(() => roundRobin.order()[0]!.label), ["a", "b", "a"]);
+});
+
 Deno.test("UpstreamGroup round-robin starts each query at the next upstream", () => {
   const group = new UpstreamGroup([fake("a"), fake("b"), fake("c")], "round-robin");
   assert.deepEqual([0, 1, 2, 3].map(() => group.order()[0]!.label), ["a", "b", "c", "a"]);

@@ -14,8 +14,19 @@ import { defaultAnswer, type ReceivedQuery, type Reply } from "./fake_dot_answer
 export interface FakePlainServerOptions {
   /** Reply to a query over TCP (and over UDP unless `udpHandler` is given). */
   handler?: (query: ReceivedQuery) => Reply | Promise<Reply>;
-  /** Reply to a query over UDP. */
-  udpHandler?: (query: ReceivedQuery) => Reply | Promise<Reply>;
+  /**
+   * Reply to a query over UDP. `peer` is where it came from, with a way to
+   * send other datagrams there from the server's own address and port (e.g.
+   * forged replies ahead of the real one).
+   */
+  udpHandler?: (query: ReceivedQuery, peer: UdpPeer) => Reply | Promise<Reply>;
+}
+
+/** The sender of a UDP query, as a handler sees it. */
+export interface UdpPeer {
+  readonly address: Deno.NetAddr;
+  /** Sends a datagram to the peer from the server's address and port. */
+  send(datagram: Uint8Array): Promise<void>;
 }
 
 /** A running plaintext server. */
@@ -57,7 +68,11 @@ export function startFakePlainServer(options: FakePlainServerOptions = {}): Fake
       } catch {
         return; // closed
       }
-      const reply = await udpHandler(received(data.slice(), "udp"));
+      const peer: UdpPeer = {
+        address: from as Deno.NetAddr,
+        send: async (datagram) => void await udp.send(datagram, from),
+      };
+      const reply = await udpHandler(received(data.slice(), "udp"), peer);
       if (reply instanceof Uint8Array) await udp.send(reply, from).catch(() => {});
     }
   })();
