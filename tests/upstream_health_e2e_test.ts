@@ -104,6 +104,8 @@ Deno.test("an upstream that refuses the probe but answers queries stays up", asy
   for (let i = 0; i < 60 && probes() < 4; i++) await sleep(50);
   assert.ok(probes() >= 4, `${probes()} probes refused`);
   assert.equal(proxy.upstreams[0]!.health.up, true);
+  const metrics = parsePrometheusText(proxy.metrics.registry.render());
+  assert.equal(valueOf(metrics, "dotproxy_upstream_failures_total"), 0, "a refusal is no failure");
   assert.equal((await ask(proxy.port, "used.example.test")).rcode, "NOERROR");
 });
 

@@ -190,7 +190,10 @@ export class DotUpstream implements Upstream {
     try {
       await exchange(this, PROBE_QUERY_FRAME.slice(), PROBE_QUERY_LAYOUT, timeoutMs);
     } catch (error) {
-      if (error instanceof UpstreamError) this.metrics.failed(error.reason);
+      // A refused probe is an answer (see UpstreamHealth), not a failure.
+      if (error instanceof UpstreamError && error.reason !== "rejected") {
+        this.metrics.failed(error.reason);
+      }
       throw error;
     }
   }

@@ -106,9 +106,10 @@ export class UpstreamHealth {
    * once; timeouts, closes and bad replies after `maxFails` in a row. What
    * says nothing against the upstream is not counted: a question it
    * rejected (the client's odd question, so counting it would let a client
-   * take the upstream down; and an answer, so a sign of life), the proxy's own overload
-   * ("busy"), and a timeout while the upstream answered something else
-   * after the query was sent (a slow name, not a dead upstream).
+   * take the upstream down; and an answer, so a sign of life), the proxy's
+   * own overload ("busy"), and a timeout while the upstream answered
+   * something else after the query was sent (a slow name, not a dead
+   * upstream).
    *
    * @param error What went wrong.
    * @param sentAt When the failed query was sent (performance.now()
