@@ -14,7 +14,8 @@ import {
   type LogRecord,
   type Sink,
   type TextFormatter,
-} from "@logtape/logtape";
+  // deno-lint-ignore no-import-prefix -- pinned here, not in deno.json: docs/development.md
+} from "npm:@logtape/logtape@2.4.2";
 
 /** Lowest severity of log records that are written. */
 export type LogLevel = "debug" | "info" | "warning" | "error";

@@ -13,7 +13,8 @@
 import assert from "node:assert/strict";
 import v8 from "node:v8";
 import vm from "node:vm";
-import { configure, type LogRecord, reset } from "@logtape/logtape";
+// deno-lint-ignore no-import-prefix -- pinned here, not in deno.json: docs/development.md
+import { configure, type LogRecord, reset } from "npm:@logtape/logtape@2.4.2";
 import { BoundUdpClient, waitFor } from "./_util/abuse_clients.ts";
 import { startAbuseProxy } from "./_util/abuse_fixture.ts";
 import { buildQuery, decode, TcpDnsClient } from "./_util/dns_client.ts";

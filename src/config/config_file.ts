@@ -7,7 +7,8 @@
  * @module
  */
 
-import { parseDocument } from "yaml";
+// deno-lint-ignore no-import-prefix -- pinned here, not in deno.json: docs/development.md
+import { parseDocument } from "npm:yaml@2.9.1";
 import {
   ConfigError,
   type ParseContext,

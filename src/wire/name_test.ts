@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
-import dnsPacket from "dns-packet";
+// deno-lint-ignore no-import-prefix -- pinned here, not in deno.json: docs/development.md
+import dnsPacket from "npm:dns-packet@5.6.1";
 import { DnsFormatError } from "./dns_format_error.ts";
 import { namesEqual, nameToString, skipName, writeCanonicalName } from "./name.ts";
 import { ascii, header, Prng, wireName } from "./test_packets_test.ts";

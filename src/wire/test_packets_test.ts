@@ -10,7 +10,8 @@
 
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
-import dnsPacket from "dns-packet";
+// deno-lint-ignore no-import-prefix -- pinned here, not in deno.json: docs/development.md
+import dnsPacket from "npm:dns-packet@5.6.1";
 import type { MessageLayout } from "./message.ts";
 
 /** An EDNS option as dns-packet decodes it (and as {@linkcode encodeCompressed} takes it). */

@@ -6,13 +6,14 @@
  *
  * The types are a hand-written subset of dns-packet's: `@types/dns-packet` pulls in `@types/node`,
  * whose globals (e.g. `setTimeout(): Timeout`, node's `assert` overloads) would leak into every
- * file `deno check` sees and break correct Deno code. Plain `import dnsPacket from "dns-packet"`
+ * file `deno check` sees and break correct Deno code. Plain `import dnsPacket from "npm:dns-packet@5.6.1"`
  * is untyped (`any`) in this project.
  *
  * @module
  */
 
-import dnsPacketUntyped from "dns-packet";
+// deno-lint-ignore no-import-prefix -- pinned here, not in deno.json: docs/development.md
+import dnsPacketUntyped from "npm:dns-packet@5.6.1";
 import { Buffer } from "node:buffer";
 
 /** A question as dns-packet encodes/decodes it (names without the trailing dot). */

@@ -1,5 +1,4 @@
-// deno-lint-ignore-file no-import-prefix -- test-only npm packages stay out of deno.json's
-// imports on purpose: `deno run` caches and `deno compile` embeds every workspace import.
+// deno-lint-ignore-file no-import-prefix -- pinned here, not in deno.json: docs/development.md
 
 /**
  * Kubernetes manifests as the API server would see them: rendered by kustomize (`kubectl
