@@ -6,14 +6,18 @@
  */
 
 import { buildQuery, udpQuery } from "./dns_client.ts";
-import { taskWords } from "./packaging_sources.ts";
+import { repoPath, taskWords } from "./packaging_sources.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 
-/** The runtime flags of `deno task start` (permissions, V8 settings): those before main.ts. */
+/**
+ * The flags of `deno task start` (lockfile, permissions, V8 settings): those before main.ts, the
+ * lockfile made absolute so that tests run from any directory.
+ */
 const START_FLAGS: readonly string[] = (() => {
   const words = taskWords("start");
-  return words.slice(words.indexOf("run") + 1, words.indexOf("main.ts"));
+  return words.slice(words.indexOf("run") + 1, words.indexOf("main.ts"))
+    .map((word) => word === "--lock=deno.lock" ? `--lock=${repoPath("deno.lock")}` : word);
 })();
 
 /**

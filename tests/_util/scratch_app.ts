@@ -6,12 +6,9 @@
  * @module
  */
 
-const REPO = decodeURIComponent(new URL("../../", import.meta.url).pathname);
+import { productNpmPackages } from "./product_packages.ts";
 
-interface DenoInfo {
-  modules: { kind: string; npmPackage?: string }[];
-  npmPackages: Record<string, { name: string; dependencies: string[]; localPath: string }>;
-}
+const REPO = decodeURIComponent(new URL("../../", import.meta.url).pathname);
 
 interface Lockfile {
   specifiers?: Record<string, string>;
@@ -23,9 +20,9 @@ interface Lockfile {
  * Copies main.ts, deno.json, src/ and a cut-down deno.lock to `root + appDir`, and the app's npm
  * packages to `root + denoDir` (run the stand-in with DENO_DIR=denoDir and --cached-only).
  *
- * The repository's deno.lock also pins test-only npm packages, and `deno run` wants everything
- * its lockfile names in the cache; `deno compile --exclude-unused-npm` embeds only what main.ts
- * and deno.json's imports reach, so the stand-in gets a lockfile of just those.
+ * The repository's deno.lock also pins test-only npm packages; `deno compile
+ * --exclude-unused-npm` embeds only what main.ts reaches, so the stand-in gets a lockfile of just
+ * those (run it with `--lock=/app/deno.lock`, as `deno task start` runs with deno.lock).
  *
  * @param root The root filesystem.
  * @param appDir Absolute directory inside it for the code, e.g. `/app`.
@@ -36,10 +33,10 @@ export async function addAppStandIn(root: string, appDir: string, denoDir: strin
   for (const name of ["main.ts", "deno.json"]) {
     await Deno.copyFile(`${REPO}${name}`, `${root}${appDir}/${name}`);
   }
-  const { ids, names, info } = await appNpmPackages();
+  const { ids, imported, info } = await productNpmPackages();
   const lock = JSON.parse(await Deno.readTextFile(`${REPO}deno.lock`)) as Lockfile;
   const specifiers = Object.entries(lock.specifiers ?? {})
-    .filter(([specifier]) => names.has(/^npm:(@?[^@]+)@/.exec(specifier)?.[1] ?? ""));
+    .filter(([specifier]) => imported.has(/^npm:(@?[^@]+)@/.exec(specifier)?.[1] ?? ""));
   const npm = Object.entries(lock.npm ?? {}).filter(([id]) => ids.has(id));
   const cut = { ...lock, specifiers: Object.fromEntries(specifiers), npm: Object.fromEntries(npm) };
   await Deno.writeTextFile(`${root}${appDir}/deno.lock`, JSON.stringify(cut, null, 2) + "\n");
@@ -58,39 +55,6 @@ export async function addAppStandIn(root: string, appDir: string, denoDir: strin
       if (!(error instanceof Deno.errors.NotFound)) throw error;
     }
   }
-}
-
-/**
- * The npm packages main.ts reaches and deno.json imports, with their dependencies: their ids
- * (`name@version`), their names, and `deno info`'s view of the cache.
- */
-async function appNpmPackages(): Promise<{ ids: Set<string>; names: Set<string>; info: DenoInfo }> {
-  const { code, stdout } = await new Deno.Command(Deno.execPath(), {
-    args: ["info", "--json", "main.ts"],
-    cwd: REPO,
-    env: { DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1" },
-  }).output();
-  if (code !== 0) throw new Error("deno info --json main.ts failed");
-  const info = JSON.parse(new TextDecoder().decode(stdout)) as DenoInfo;
-  const imports = JSON.parse(await Deno.readTextFile(`${REPO}deno.json`)).imports ?? {};
-  const imported = Object.values(imports as Record<string, string>)
-    .flatMap((target) => /^npm:(@?[^@]+)@/.exec(target)?.[1] ?? []);
-  // deno info lists the lockfile's whole npm snapshot: start from what the module graph and
-  // deno.json name, and follow dependencies.
-  const wanted = [
-    ...info.modules.flatMap((m) => m.kind === "npm" && m.npmPackage ? [m.npmPackage] : []),
-    ...Object.entries(info.npmPackages).flatMap(([id, p]) => imported.includes(p.name) ? [id] : []),
-  ];
-  const ids = new Set<string>();
-  while (wanted.length > 0) {
-    const id = wanted.pop()!;
-    if (ids.has(id)) continue;
-    if (info.npmPackages[id] === undefined) throw new Error(`deno info lists no npm package ${id}`);
-    ids.add(id);
-    wanted.push(...info.npmPackages[id].dependencies);
-  }
-  const names = new Set([...ids].map((id) => info.npmPackages[id]!.name));
-  return { ids, names: new Set([...names].filter((name) => imported.includes(name))), info };
 }
 
 async function copyTree(from: string, to: string): Promise<void> {

@@ -136,13 +136,21 @@ export function scratchCommand(
 
 /**
  * The arguments that make the stand-in run the app the way the compiled binary does: `run` with
- * the compile task's runtime flags, offline, then /app/main.ts and `args`.
+ * the compile task's runtime flags, offline, pinned by its cut-down lockfile (scratch_app.ts), then
+ * /app/main.ts and `args`.
  *
  * @param runtimeFlags Flags from `deno task compile`, e.g. `--allow-net`.
  * @param args The proxy's own arguments.
  */
 export function appArgs(runtimeFlags: readonly string[], args: readonly string[] = []): string[] {
-  return ["run", "--cached-only", ...runtimeFlags, "/app/main.ts", ...args];
+  return [
+    "run",
+    "--cached-only",
+    "--lock=/app/deno.lock",
+    ...runtimeFlags,
+    "/app/main.ts",
+    ...args,
+  ];
 }
 
 /** Environment the stand-in needs in the root filesystem on top of the image's own. */
