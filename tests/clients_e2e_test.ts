@@ -18,8 +18,8 @@ async function runTool(command: string, args: string[]): Promise<string> {
 }
 
 Deno.test("dig and kdig through the proxy to Unbound over DNS-over-TLS", async (t) => {
-  const dig = requireTool("dig", "bind9-dnsutils");
-  const kdig = requireTool("kdig", "knot-dnsutils");
+  const dig = requireTool("dig");
+  const kdig = requireTool("kdig");
   await using unbound = await startUnbound();
   const port = deadPort();
   const proxy = dotproxy([

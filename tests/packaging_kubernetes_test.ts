@@ -178,8 +178,8 @@ Deno.test("the DaemonSet listens on the link-local address its init container ad
 });
 
 Deno.test("the init container's script adds the address idempotently (busybox, own netns)", async () => {
-  const busybox = requireTool("busybox", "busybox");
-  const unshare = requireTool("unshare", "util-linux");
+  const busybox = requireTool("busybox");
+  const unshare = requireTool("unshare");
   const [init] = nodeLocal.spec.template.spec.initContainers;
   assert.deepEqual(init.command.slice(0, 2), ["sh", "-c"]);
   const bin = await Deno.makeTempDir({ prefix: "dotproxy-busybox-" });

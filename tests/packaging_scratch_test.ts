@@ -81,7 +81,7 @@ Deno.test("scratch-rootfs.sh refuses a library list that misses a library the bi
 
 Deno.test("the scratch image's files run the proxy as a non-root user", async (t) => {
   await assertRoot();
-  const getcap = requireTool("getcap", "libcap2-bin");
+  const getcap = requireTool("getcap");
   const root = await Deno.makeTempDir({ prefix: "dotproxy-rootfs-" });
   await using upstream = await startFakeDotServer();
   const flags = runtimeFlags();
@@ -199,7 +199,7 @@ Deno.test("the scratch image's files run the proxy as a non-root user", async (t
     });
 
     await t.step("cannot bind the privileged port without the file capability", async () => {
-      const setcap = requireTool("setcap", "libcap2-bin");
+      const setcap = requireTool("setcap");
       assert.equal(
         (await new Deno.Command(setcap, { args: ["-r", `${root}/dotproxy`] }).output()).code,
         0,

@@ -30,7 +30,7 @@ function directive(key: string): string[] {
 }
 
 async function systemdAnalyze(args: string[]): Promise<{ code: number; output: string }> {
-  const command = requireTool("systemd-analyze", "systemd");
+  const command = requireTool("systemd-analyze");
   const { code, stdout, stderr } = await new Deno.Command(command, {
     args,
     env: { SYSTEMD_COLORS: "0", SYSTEMD_PAGER: "cat" },
@@ -66,6 +66,9 @@ async function allowedSyscalls(): Promise<Set<string>> {
 
 Deno.test("dotproxy.service passes systemd-analyze verify without a warning", async () => {
   assert.deepEqual(directive("ExecStart"), [INSTALLED_BINARY]);
+  // verify also checks ExecReload's /bin/kill: name its package when it is missing.
+  assert.match(directive("ExecReload")[0] ?? "", /^\/bin\/kill /);
+  requireTool("kill");
   const dir = await Deno.makeTempDir({ prefix: "dotproxy-unit-" });
   try {
     // verify checks that ExecStart's program exists: point it at an executable of ours.
@@ -132,7 +135,7 @@ Deno.test("the unit's and the env file's settings are accepted; resolved forward
 });
 
 Deno.test("the proxy makes only system calls the unit allows, on INET sockets only", async () => {
-  const strace = requireTool("strace", "strace");
+  const strace = requireTool("strace");
   const allowed = await allowedSyscalls();
   const root = await Deno.makeTempDir({ prefix: "dotproxy-strace-" });
   const trace = `${root}.strace`;

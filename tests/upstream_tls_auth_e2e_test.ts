@@ -24,7 +24,7 @@ const OTHER_CLIENT = `@client-cert=${TLS("other_client.pem")}@client-key=${
 
 /** The SPKI pin of a PEM certificate, computed by openssl as the docs tell users to. */
 async function opensslPin(certFile: string): Promise<string> {
-  const openssl = requireTool("openssl", "openssl");
+  const openssl = requireTool("openssl");
   const script = `"${openssl}" x509 -in "$1" -pubkey -noout | "${openssl}" pkey -pubin ` +
     `-outform der | "${openssl}" dgst -sha256 -binary | "${openssl}" enc -base64`;
   const output = await new Deno.Command("sh", { args: ["-c", script, "sh", certFile] }).output();

@@ -53,7 +53,7 @@ export function readScratchLibs(file: string = SCRATCH_LIBS_FILE): string[] {
  * @returns Sorted real paths.
  */
 export async function lddRealPaths(binary: string): Promise<string[]> {
-  const ldd = requireTool("ldd", "libc-bin");
+  const ldd = requireTool("ldd");
   const { code, stdout, stderr } = await new Deno.Command(ldd, { args: [binary] }).output();
   const text = new TextDecoder().decode(stdout);
   if (code !== 0) throw new Error(`ldd ${binary} failed: ${new TextDecoder().decode(stderr)}`);
@@ -76,7 +76,7 @@ export async function runRootfsScript(
   root: string,
   libsFile: string = SCRATCH_LIBS_FILE,
 ): Promise<{ code: number; stderr: string }> {
-  requireTool("setcap", "libcap2-bin");
+  requireTool("setcap");
   const { code, stderr } = await new Deno.Command("sh", {
     args: [SCRATCH_ROOTFS_SCRIPT, Deno.execPath(), root, libsFile],
     env: { PATH: SBIN_PATH, LC_ALL: "C" },
@@ -117,8 +117,8 @@ export function scratchCommand(
   env: Record<string, string>,
   wrapper: readonly string[] = [],
 ): Deno.Command {
-  const unshare = requireTool("unshare", "util-linux");
-  const chroot = requireTool("chroot", "coreutils");
+  const unshare = requireTool("unshare");
+  const chroot = requireTool("chroot");
   // The shell runs on the host, before chroot; it only mounts /proc and execs.
   const script = 'mount -t proc -o subset=pid,hidepid=invisible proc "$0/proc" && exec "$@"';
   const inner = [chroot, `--userspec=${IMAGE_UID}:${IMAGE_UID}`, root, "/dotproxy", ...args];

@@ -99,10 +99,10 @@ const CHILDREN: readonly ZoneSpec[] = [
 /** Generates, signs and serves the hierarchy. */
 export async function startSignedHierarchy(): Promise<SignedHierarchy> {
   const tools = {
-    keygen: requireTool("ldns-keygen", "ldnsutils"),
-    signzone: requireTool("ldns-signzone", "ldnsutils"),
-    key2ds: requireTool("ldns-key2ds", "ldnsutils"),
-    nsd: requireTool("nsd", "nsd"),
+    keygen: requireTool("ldns-keygen"),
+    signzone: requireTool("ldns-signzone"),
+    key2ds: requireTool("ldns-key2ds"),
+    nsd: requireTool("nsd"),
   };
   const dir = await Deno.makeTempDir({ prefix: "dotproxy-dnssec-" });
   let nsd: NsdProcess | undefined;

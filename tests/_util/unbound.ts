@@ -55,8 +55,8 @@ const STDERR_KEEP = 16_384;
 
 /** Starts unbound on two free loopback ports and resolves once its DoT port completes a handshake. */
 export async function startUnbound(options: StartUnboundOptions = {}): Promise<UnboundServer> {
-  const unbound = requireTool("unbound", "unbound");
-  const control = requireTool("unbound-control", "unbound");
+  const unbound = requireTool("unbound");
+  const control = requireTool("unbound-control");
   const caFile = testdataPath("tls", "ca.pem");
   const caCert = await Deno.readTextFile(caFile);
   const readyName = options.tlsName ?? TLS_NAME;
