@@ -129,11 +129,11 @@ export class DotConnection {
     } finally {
       deadline.removeEventListener("abort", onTimeout);
     }
-    return await DotConnection.#verified(tls, options);
+    return DotConnection.#verified(tls, options);
   }
 
   /** The connection, once its server's key matches a pin (when pins are set). */
-  static async #verified(tls: Deno.TlsConn, options: DotConnectionOptions): Promise<DotConnection> {
+  static #verified(tls: Deno.TlsConn, options: DotConnectionOptions): DotConnection {
     const { spec } = options;
     if (spec.pins !== undefined) {
       try {
