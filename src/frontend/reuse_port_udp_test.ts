@@ -1,0 +1,49 @@
+import assert from "node:assert/strict";
+import { decodeAddress, encodeAddress, ReusePortUdpSocket } from "./reuse_port_udp.ts";
+
+Deno.test("encodeAddress() and decodeAddress() round-trip IPv4 and IPv6", () => {
+  for (const [hostname, port] of [["127.0.0.1", 53], ["::1", 5353], ["2001:db8::1:0:0:1", 1]]) {
+    const addr = decodeAddress(encodeAddress(hostname as string, port as number));
+    assert.equal(addr.hostname, hostname);
+    assert.equal(addr.port, port);
+  }
+  assert.throws(() => encodeAddress("example.com", 53), TypeError);
+});
+
+Deno.test("ReusePortUdpSocket shares a port with another and answers each client", async () => {
+  const first = new ReusePortUdpSocket("127.0.0.1", 0);
+  const second = new ReusePortUdpSocket("127.0.0.1", first.addr.port);
+  const received = [0, 0];
+  const serve = (socket: ReusePortUdpSocket, index: number) =>
+    (async () => {
+      const buffer = new Uint8Array(4096);
+      for (;;) {
+        try {
+          const [data, addr] = await socket.receive(buffer);
+          received[index]!++;
+          await socket.send(data.map((byte) => byte + 1), addr);
+        } catch (error) {
+          if (error instanceof Deno.errors.BadResource) return;
+          throw error;
+        }
+      }
+    })();
+  const loops = [serve(first, 0), serve(second, 1)];
+  // Clients on distinct source ports until both sockets have been chosen (bounded).
+  for (let i = 0; i < 64 && (received[0] === 0 || received[1] === 0); i++) {
+    const client = Deno.listenDatagram({ hostname: "127.0.0.1", port: 0, transport: "udp" });
+    await client.send(new Uint8Array([i]), {
+      transport: "udp",
+      hostname: "127.0.0.1",
+      port: first.addr.port,
+    });
+    const [reply] = await client.receive();
+    client.close();
+    assert.deepEqual(reply, new Uint8Array([i + 1]));
+  }
+  assert.ok(received[0]! > 0 && received[1]! > 0, `spread ${received}`);
+  first.close();
+  second.close();
+  await Promise.all(loops);
+  await assert.rejects(() => first.receive(), Deno.errors.BadResource);
+});
