@@ -19,6 +19,8 @@ import { Forwarder } from "./upstream/forwarder.ts";
 import { type ForwardZoneConfig, Routing, type RoutingConfig } from "./routing/routing.ts";
 import type { ForwardSpec } from "./upstream/upstream_spec.ts";
 import { DnsCache } from "./cache/dns_cache.ts";
+import type { AnswerCache } from "./cache/answer_cache.ts";
+import { ReusePortUdpSocket, type UdpSocket } from "./frontend/reuse_port_udp.ts";
 import { Resolver } from "./cache/resolver.ts";
 import { ProxyMetrics } from "./observability/proxy_metrics.ts";
 import { type HttpEndpoint, startHttpServer } from "./observability/http_server.ts";
@@ -60,6 +62,15 @@ export type ProxyOptions =
     readonly builtinZones?: boolean;
     /** DNSSEC work limits per query (tests). @default {DEFAULT_WORK_LIMITS} */
     readonly dnssecLimits?: WorkLimits;
+    /** A cache to use instead of a new one (a worker's view of the shared cache). */
+    readonly sharedCache?: AnswerCache;
+    /**
+     * Bind with `SO_REUSEPORT` (UDP through libc, see reuse_port_udp.ts), so
+     * that every worker listens on the same port. @default {false}
+     */
+    readonly reusePort?: boolean;
+    /** This worker's number, for the query log (`--workers N`). */
+    readonly worker?: number;
   };
 
 export type { ReloadableOptions } from "./config/reload.ts";
@@ -73,7 +84,7 @@ export interface RunningProxy extends AsyncDisposable {
   /** Access list and limits shared by the frontends, with their counters. */
   readonly admission: Admission;
   /** The answer cache, or null when it is off. */
-  readonly cache: DnsCache | null;
+  readonly cache: AnswerCache | null;
   /** Every metric of the proxy. */
   readonly metrics: ProxyMetrics;
   /** The operations endpoint, when `http` was given. */
@@ -110,7 +121,7 @@ export function startProxy(options: ProxyOptions): RunningProxy {
   const metrics = new ProxyMetrics(options.version ?? "dev");
   const routing = buildRouting(options, limits, metrics);
   const { handler, cache } = buildQueryHandler(options, routing, metrics);
-  const listeners = bindListeners(options.listen, options.port);
+  const listeners = bindListeners(options.listen, options.port, options.reusePort ?? false);
   const frontends = startFrontends(listeners, handler, {
     limits,
     maxUdpSize: options.maxUdpSize,
@@ -171,13 +182,13 @@ function buildQueryHandler(
   options: ProxyOptions,
   routing: Routing,
   metrics: ProxyMetrics,
-): { handler: QueryHandler; cache: DnsCache | null } {
+): { handler: QueryHandler; cache: AnswerCache | null } {
   const cacheSize = options.cacheSize ?? 10000;
-  const cache = cacheSize === 0 ? null : new DnsCache({
+  const cache = options.sharedCache ?? (cacheSize === 0 ? null : new DnsCache({
     maxEntries: cacheSize,
     maxBytes: options.cacheMaxBytes ?? 64 * 1024 * 1024,
     staleTtl: options.staleTtl ?? 86400,
-  });
+  }));
   if (cache !== null) metrics.watchCache(cache);
   const bounds = { minTtl: options.cacheMinTtl ?? 0, maxTtl: options.cacheMaxTtl ?? 86400 };
   const router = () => routing.router;
@@ -201,6 +212,7 @@ function buildQueryHandler(
     maxUdpSize: options.maxUdpSize,
     metrics,
     logQueries: options.logQueries ?? false,
+    ...(options.worker !== undefined && { worker: options.worker }),
   });
   return { handler, cache };
 }
@@ -318,7 +330,7 @@ class Lifecycle {
 }
 
 interface Listeners {
-  readonly udp: Deno.DatagramConn[];
+  readonly udp: UdpSocket[];
   readonly tcp: Deno.TcpListener[];
   readonly port: number;
 }
@@ -326,19 +338,24 @@ interface Listeners {
 /**
  * Binds UDP and TCP on the same port on every address. With port 0 the
  * first TCP listener picks the port and the rest follow it; if that port is
- * taken for UDP, another is tried.
+ * taken for UDP, another is tried. With `reusePort`, other sockets may share
+ * the port (the workers of `--workers N`).
  */
-function bindListeners(addresses: readonly string[], port: number): Listeners {
+function bindListeners(addresses: readonly string[], port: number, reusePort: boolean): Listeners {
   for (let attempt = 1;; attempt++) {
-    const udp: Deno.DatagramConn[] = [];
+    const udp: UdpSocket[] = [];
     const tcp: Deno.TcpListener[] = [];
     let chosen = port;
     try {
       for (const hostname of addresses) {
-        tcp.push(listen(() => Deno.listen({ hostname, port: chosen }), hostname, chosen, "TCP"));
+        const tcpOptions = { hostname, port: chosen, ...(reusePort && { reusePort }) };
+        tcp.push(listen(() => Deno.listen(tcpOptions), hostname, chosen, "TCP"));
         if (chosen === 0) chosen = tcp[0]!.addr.port;
         udp.push(listen(
-          () => Deno.listenDatagram({ hostname, port: chosen, transport: "udp" }),
+          () =>
+            reusePort
+              ? new ReusePortUdpSocket(hostname, chosen)
+              : Deno.listenDatagram({ hostname, port: chosen, transport: "udp" }),
           hostname,
           chosen,
           "UDP",
@@ -347,8 +364,9 @@ function bindListeners(addresses: readonly string[], port: number): Listeners {
       return { udp, tcp, port: chosen };
     } catch (error) {
       for (const listener of [...udp, ...tcp]) listener.close();
+      const cause = (error as Error).cause;
       const retry = port === 0 && attempt < 10 &&
-        (error as Error).cause instanceof Deno.errors.AddrInUse;
+        (cause instanceof Deno.errors.AddrInUse || /in use/i.test(String(cause)));
       if (!retry) throw error;
     }
   }

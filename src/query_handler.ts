@@ -55,6 +55,8 @@ export interface QueryHandlerOptions {
   readonly metrics: ProxyMetrics;
   /** Log one line per answered query (`--log-queries`). */
   readonly logQueries?: boolean;
+  /** The worker this handler runs in (`--workers N`), named in the query log; absent with one. */
+  readonly worker?: number;
 }
 
 /** What became of a query, for metrics and the query log. */
@@ -82,6 +84,7 @@ export class QueryHandler {
   readonly #maxUdpSize: number;
   readonly #metrics: ProxyMetrics;
   readonly #logQueries: boolean;
+  readonly #worker: number | undefined;
 
   /** @param options The resolver, the UDP size, metrics and logging. */
   constructor(options: QueryHandlerOptions) {
@@ -90,6 +93,7 @@ export class QueryHandler {
     this.#maxUdpSize = options.maxUdpSize;
     this.#metrics = options.metrics;
     this.#logQueries = options.logQueries ?? false;
+    this.#worker = options.worker;
   }
 
   /**
@@ -290,8 +294,11 @@ export class QueryHandler {
   ): void {
     const question = layout?.questionCount === 1;
     queryLog.info(
-      "{client} {proto} {name} {type} {rcode} {source} {duration_ms} ms",
+      this.#worker === undefined
+        ? "{client} {proto} {name} {type} {rcode} {source} {duration_ms} ms"
+        : "{client} {proto} {name} {type} {rcode} {source} {duration_ms} ms worker {worker}",
       {
+        worker: this.#worker,
         client: context.client.hostname,
         proto: context.transport,
         name: question ? nameToString(query, HEADER_LENGTH) : "",

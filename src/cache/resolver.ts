@@ -24,7 +24,8 @@ import type { ProxyMetrics } from "../observability/proxy_metrics.ts";
 import { keyDnssecOk, keyName } from "./cache_key.ts";
 import { cacheLifetime, type TtlBounds } from "./cache_lifetime.ts";
 import { KeyTable } from "./key_table.ts";
-import { CacheEntry, type DnsCache } from "./dns_cache.ts";
+import { CacheEntry } from "./dns_cache.ts";
+import type { AnswerCache, CachedAnswer } from "./answer_cache.ts";
 import { refreshQuery } from "./refresh_query.ts";
 
 const log = getLogger("cache");
@@ -78,7 +79,7 @@ export interface ResolverOptions {
   readonly router: () => Router;
   readonly metrics: ProxyMetrics;
   /** The cache, or null when caching is off (coalescing still applies). */
-  readonly cache: DnsCache | null;
+  readonly cache: AnswerCache | null;
   readonly bounds: TtlBounds;
   /** Wait this long for a refresh before serving stale (RFC 8767 §5 client response timer). @default {1800} */
   readonly staleAfterMs?: number;
@@ -100,7 +101,7 @@ export class Resolver {
   readonly #forwarder: Forwarder;
   readonly #router: () => Router;
   readonly #metrics: ProxyMetrics;
-  readonly #cache: DnsCache | null;
+  readonly #cache: AnswerCache | null;
   readonly #bounds: TtlBounds;
   readonly #staleAfterMs: number;
   readonly #check: AnswerCheck | null;
@@ -172,7 +173,7 @@ export class Resolver {
   /** The entry expired but may still be served stale: refresh first, serve stale on failure. */
   async #refresh(
     key: string,
-    entry: CacheEntry,
+    entry: CachedAnswer,
     query: Uint8Array,
     layout: MessageLayout,
     group: UpstreamGroup,
@@ -189,7 +190,7 @@ export class Resolver {
     return this.#stale(entry);
   }
 
-  #stale(entry: CacheEntry): Resolution {
+  #stale(entry: CachedAnswer): Resolution {
     this.#metrics.cache("stale");
     return stale(entry);
   }
@@ -208,7 +209,7 @@ export class Resolver {
   }
 
   /** Refreshes an entry without a waiting client (prefetch, stale refresh). */
-  #background(key: string, entry: CacheEntry): void {
+  #background(key: string, entry: CachedAnswer): void {
     if (this.#inFlight.get(key) !== undefined) return;
     const { query, layout } = refreshQuery(entry, keyDnssecOk(key));
     const route = this.#router().route(keyName(key));
@@ -288,7 +289,7 @@ function isServfail(answer: Answer): boolean {
 }
 
 /** The TTL offsets of an entry, found on its first hit and kept. */
-function ttlOffsets(entry: CacheEntry): readonly number[] {
+function ttlOffsets(entry: CachedAnswer): readonly number[] {
   if (entry.offsets === null) {
     const offsets: number[] = [];
     walkRecords(entry.message, entry.questionEnd, (record) => offsets.push(record.ttlOffset));
@@ -297,7 +298,7 @@ function ttlOffsets(entry: CacheEntry): readonly number[] {
   return entry.offsets;
 }
 
-function stale(entry: CacheEntry): Resolution {
+function stale(entry: CachedAnswer): Resolution {
   const nxdomain = getHeaderRcode(entry.message) === RCODE.NXDOMAIN;
   return {
     answer: entry,

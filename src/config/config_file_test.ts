@@ -76,6 +76,7 @@ const NON_DEFAULT: Record<string, readonly string[]> = {
   http: ["127.0.0.1:9153"],
   lameduck: ["5000"],
   "log-queries": ["true"],
+  workers: ["3"],
   "forward-zone": [
     "corp.example=10.8.0.1:853#dns.corp.example",
     "cluster.local=udp://10.96.0.10,udp://10.96.0.11:5353",

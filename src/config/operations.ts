@@ -23,6 +23,8 @@ export interface OperationsConfig {
   readonly lameDuckMs: number;
   /** Log one line per answered query. */
   readonly logQueries: boolean;
+  /** Threads that serve queries (`--workers N`); 0 = as many as the CPUs the process may use. */
+  readonly workers: number;
 }
 
 /**
@@ -64,5 +66,11 @@ export const OPERATIONS_SETTINGS = {
     env: ["DOTPROXY_LOG_QUERIES"],
     parse: boolean,
     default: () => false,
+  }),
+  workers: single<number>({
+    flag: "workers",
+    env: ["DOTPROXY_WORKERS"],
+    parse: (raw, source, context) => raw === "auto" ? 0 : integer(1, 256)(raw, source, context),
+    default: () => 0,
   }),
 };

@@ -58,6 +58,9 @@ Operations:
       --http ADDR:PORT  serve /metrics (Prometheus), /healthz and /readyz there (default off)
       --lameduck MS     after SIGTERM keep serving MS with /readyz 503, then drain (default 0)
       --log-queries     log one line per answered query (default off)
+      --workers N       threads serving queries on one port (SO_REUSEPORT) with one shared cache;
+                        needs --allow-ffi when above 1 (default auto: the CPUs the process may
+                        use, 1 without --allow-ffi)
   dotproxy healthcheck [options]
                         ask the running proxy (at --listen/--port) id.server. CH TXT; exit 0
                         when it answers, 1 otherwise (for container HEALTHCHECKs)
@@ -117,6 +120,7 @@ Environment (flags win over variables; empty variables count as unset):
   DOTPROXY_HTTP          --http
   DOTPROXY_LAMEDUCK      --lameduck
   DOTPROXY_LOG_QUERIES   --log-queries (true or false)
+  DOTPROXY_WORKERS       --workers
   DOTPROXY_ALLOW         --allow, comma-separated
   DOTPROXY_RATE_LIMIT    --rate-limit
   DOTPROXY_RATE_LIMIT_BURST        --rate-limit-burst

@@ -13,6 +13,7 @@ import type { QueryHandler } from "../query_handler.ts";
 import { TcpConnectionTable } from "./tcp_connection_table.ts";
 import { TcpFrontend } from "./tcp_frontend.ts";
 import { UdpFrontend } from "./udp_frontend.ts";
+import type { UdpSocket } from "./reuse_port_udp.ts";
 
 /** The running frontends. */
 export interface Frontends {
@@ -48,7 +49,7 @@ export interface FrontendSettings {
  */
 export function startFrontends(
   listeners: {
-    readonly udp: readonly Deno.DatagramConn[];
+    readonly udp: readonly UdpSocket[];
     readonly tcp: readonly Deno.TcpListener[];
   },
   handler: QueryHandler,

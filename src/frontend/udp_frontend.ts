@@ -19,6 +19,7 @@ import { type IpAddress, parseIp } from "../access/ip_address.ts";
 import { buildAnyTruncated, buildRefused } from "../access/refusals.ts";
 import type { AnswerListener, QueryContext, QueryHandler } from "../query_handler.ts";
 import { getLogger } from "../log.ts";
+import type { UdpSocket } from "./reuse_port_udp.ts";
 
 const log = getLogger("udp");
 
@@ -35,7 +36,7 @@ export interface UdpFrontendOptions {
 
 /** Serves DNS queries arriving on one UDP socket. */
 export class UdpFrontend {
-  readonly #listener: Deno.DatagramConn;
+  readonly #listener: UdpSocket;
   readonly #handler: QueryHandler;
   readonly #admission: Admission;
   readonly #maxUdpSize: number;
@@ -53,11 +54,11 @@ export class UdpFrontend {
   /**
    * Starts serving.
    *
-   * @param listener A bound UDP socket.
+   * @param listener A bound UDP socket (Deno's, or one with SO_REUSEPORT).
    * @param handler Answers each query.
    * @param options Admission checks.
    */
-  constructor(listener: Deno.DatagramConn, handler: QueryHandler, options: UdpFrontendOptions) {
+  constructor(listener: UdpSocket, handler: QueryHandler, options: UdpFrontendOptions) {
     this.#listener = listener;
     this.#handler = handler;
     this.#admission = options.admission;

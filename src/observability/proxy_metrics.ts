@@ -10,7 +10,7 @@
  */
 
 import type { AdmissionCounters } from "../access/admission.ts";
-import type { DnsCache } from "../cache/dns_cache.ts";
+import type { AnswerCache } from "../cache/answer_cache.ts";
 import type { Upstream, UpstreamSeries } from "../upstream/upstream.ts";
 import { Counter, Gauge, Histogram, Registry } from "./metrics_registry.ts";
 
@@ -243,7 +243,7 @@ export class ProxyMetrics {
   }
 
   /** Gauges and the eviction counter read from the cache when scraped. */
-  watchCache(cache: DnsCache): void {
+  watchCache(cache: AnswerCache): void {
     this.registry.register(
       new Gauge("dotproxy_cache_entries", "Answers in the cache.", [], () => [[[], cache.size]]),
     );
