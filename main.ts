@@ -18,6 +18,9 @@ import { reloadConfig } from "./src/config/reload.ts";
 import { checkHealthOfAll, healthcheckTargets } from "./src/healthcheck.ts";
 import { getLogger, setupLogging, shutdownLogging } from "./src/log.ts";
 import { startProxy } from "./src/proxy.ts";
+import { canReusePortUdp } from "./src/frontend/reuse_port_udp.ts";
+import { Supervisor } from "./src/workers/supervisor.ts";
+import { resolveWorkers } from "./src/workers/worker_count.ts";
 import denoJson from "./deno.json" with { type: "json" };
 
 const encoder = new TextEncoder();
@@ -82,10 +85,16 @@ async function serve(
 ): Promise<number> {
   await setupLogging(config.logLevel, config.logFormat, config.logQueries);
   const log = getLogger();
-  let proxy;
+  let proxy: Pick<Supervisor, "reload" | "enterLameDuck" | "shutdown">;
   try {
-    const { http, ...rest } = config;
-    proxy = startProxy({ ...rest, version: denoJson.version, ...(http && { http }) });
+    const workers = resolveWorkers(config.workers, canReusePortUdp());
+    if (workers > 1) {
+      proxy = await Supervisor.start({ config, workers, version: denoJson.version });
+      if (Deno.env.get("DOTPROXY_TEST_CONTROL") === "1") crashOnSignal(proxy as Supervisor);
+    } else {
+      const { http, ...rest } = config;
+      proxy = startProxy({ ...rest, version: denoJson.version, ...(http && { http }) });
+    }
   } catch (error) {
     log.error("{error}", { error: (error as Error).message });
     await shutdownLogging();
@@ -116,6 +125,15 @@ async function serve(
   await proxy.shutdown();
   await shutdownLogging();
   return 0;
+}
+
+/**
+ * Test control (DOTPROXY_TEST_CONTROL=1): each SIGUSR1 ends the next worker
+ * in turn with an uncaught exception, as a bug would.
+ */
+function crashOnSignal(supervisor: Supervisor): void {
+  let next = 0;
+  Deno.addSignalListener("SIGUSR1", () => supervisor.crash(next++ % supervisor.workers));
 }
 
 function waitForSignal(): Promise<Deno.Signal> {

@@ -108,14 +108,31 @@ export function canReusePortUdp(): boolean {
 }
 
 /**
- * Closes a socket by its descriptor: the supervisor closes those of a
+ * Closes a socket by its descriptor, which must still be open (a closed
+ * number may already name another file): the supervisor closes those of a
  * worker that died (a terminated worker leaves raw descriptors open, and the
  * kernel would go on handing that socket its share of the clients).
  *
  * @param fd The descriptor.
  */
 export function closeDescriptor(fd: number): void {
-  open().close(fd);
+  const c = open();
+  // A receive blocked in the kernel on another thread returns (close alone would not wake it).
+  c.shutdown(fd, SHUT_RD);
+  c.close(fd);
+}
+
+/** Descriptors of the sockets this thread has open. */
+const openSockets = new Set<number>();
+
+/**
+ * The descriptors of the {@linkcode ReusePortUdpSocket}s this thread has
+ * open, for its supervisor to close should the thread die.
+ *
+ * @returns The descriptors.
+ */
+export function openDescriptors(): number[] {
+  return [...openSockets];
 }
 
 /** A UDP socket bound with `SO_REUSEPORT` (see the module documentation). */
@@ -163,6 +180,7 @@ export class ReusePortUdpSocket implements UdpSocket {
     const length = new Uint32Array([NAME_SIZE]);
     c.getsockname(fd, bound, new Uint8Array(length.buffer));
     this.fd = fd;
+    openSockets.add(fd);
     this.addr = decodeAddress(bound);
     this.#prepareHeaders();
   }
@@ -221,6 +239,7 @@ export class ReusePortUdpSocket implements UdpSocket {
   #closeDescriptor(): void {
     if (this.#fdClosed) return;
     this.#fdClosed = true;
+    openSockets.delete(this.fd);
     this.#c.close(this.fd);
   }
 

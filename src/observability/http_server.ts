@@ -16,7 +16,7 @@ export interface HttpServerOptions {
   /** 0 picks a free port (tests). */
   readonly port: number;
   /** Renders the metrics in the Prometheus text format. */
-  readonly metrics: () => string;
+  readonly metrics: () => string | Promise<string>;
   /** Null when the proxy is ready, else a short reason why not. */
   readonly notReadyReason: () => string | null;
   /** Lines after `ok` in the `/healthz` body: the upstreams' state, for people. */
@@ -57,14 +57,14 @@ export function startHttpServer(options: HttpServerOptions): HttpEndpoint {
   return { addr: server.addr, shutdown: () => server.shutdown() };
 }
 
-function route(request: Request, options: HttpServerOptions): Response {
+async function route(request: Request, options: HttpServerOptions): Promise<Response> {
   if (request.method !== "GET" && request.method !== "HEAD") {
     return new Response("method not allowed\n", { status: 405, headers: { allow: "GET, HEAD" } });
   }
   const { pathname } = new URL(request.url);
   switch (pathname) {
     case "/metrics":
-      return new Response(options.metrics(), {
+      return new Response(await options.metrics(), {
         headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
       });
     case "/healthz":

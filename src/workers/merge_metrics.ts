@@ -1,0 +1,78 @@
+/**
+ * One `/metrics` page for the whole proxy from the pages of its workers:
+ * each worker renders its own registry, and the supervisor adds up the
+ * series that have the same name and labels (counters, histogram buckets,
+ * sums and counts, and gauges of per-worker things such as open
+ * connections). Series that describe something every worker shares are
+ * taken once, not added (the shared cache's gauges, the build info).
+ *
+ * @module
+ */
+
+/** Families whose series are the same in every worker: taken from the first page. */
+export const SHARED_FAMILIES: ReadonlySet<string> = new Set([
+  "dotproxy_build_info",
+  "dotproxy_cache_entries",
+  "dotproxy_cache_size_bytes",
+  "dotproxy_cache_evictions_total",
+]);
+
+interface Family {
+  readonly header: string[];
+  /** Series by their name and labels, in first-seen order. */
+  readonly samples: Map<string, number>;
+}
+
+/**
+ * Adds up Prometheus text pages series by series.
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { mergeMetrics } from "./merge_metrics.ts";
+ *
+ * const page = (n: number) => `# HELP q_total Queries.\n# TYPE q_total counter\nq_total{proto="udp"} ${n}\n`;
+ * assert.equal(mergeMetrics([page(2), page(3)]), page(5));
+ * ```
+ *
+ * @param pages Pages in the text exposition format, each family introduced by `# HELP`.
+ * @returns One page with every family once.
+ */
+export function mergeMetrics(pages: readonly string[]): string {
+  const families = new Map<string, Family>();
+  pages.forEach((page, index) => {
+    let family: Family | null = null;
+    let name = "";
+    for (const line of page.split("\n")) {
+      if (line === "") continue;
+      if (line.startsWith("# HELP ") || line.startsWith("# TYPE ")) {
+        const named = line.split(" ")[2]!;
+        if (named !== name || family === null) {
+          name = named;
+          family = families.get(name) ?? null;
+          if (family === null) {
+            family = { header: [], samples: new Map() };
+            families.set(name, family);
+          }
+        }
+        if (!family.header.includes(line)) family.header.push(line);
+        continue;
+      }
+      if (family === null || line.startsWith("#")) continue;
+      const space = line.lastIndexOf(" ");
+      const series = line.slice(0, space);
+      const value = Number(line.slice(space + 1));
+      const previous = family.samples.get(series);
+      if (previous === undefined) family.samples.set(series, value);
+      else if (!SHARED_FAMILIES.has(name) || index === 0) {
+        family.samples.set(series, previous + value);
+      }
+    }
+  });
+  let text = "";
+  for (const family of families.values()) {
+    text += family.header.map((line) => line + "\n").join("");
+    for (const [series, value] of family.samples) text += `${series} ${value}\n`;
+  }
+  return text;
+}

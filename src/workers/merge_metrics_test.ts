@@ -1,0 +1,36 @@
+import assert from "node:assert/strict";
+import { mergeMetrics } from "./merge_metrics.ts";
+
+Deno.test("mergeMetrics() adds counters and histograms, and takes shared gauges once", () => {
+  const page = (requests: number, bucket: number) =>
+    [
+      "# HELP dotproxy_dns_requests_total DNS queries received.",
+      "# TYPE dotproxy_dns_requests_total counter",
+      `dotproxy_dns_requests_total{proto="udp",type="A"} ${requests}`,
+      "# HELP d_seconds Durations.",
+      "# TYPE d_seconds histogram",
+      `d_seconds_bucket{le="0.1"} ${bucket}`,
+      `d_seconds_sum 0.5`,
+      `d_seconds_count ${bucket}`,
+      "# HELP dotproxy_cache_entries Answers in the cache.",
+      "# TYPE dotproxy_cache_entries gauge",
+      "dotproxy_cache_entries 42",
+      "",
+    ].join("\n");
+  const merged = mergeMetrics([page(3, 1), page(4, 2), page(0, 0)]);
+  assert.match(merged, /^dotproxy_dns_requests_total\{proto="udp",type="A"\} 7$/m);
+  assert.match(merged, /^d_seconds_bucket\{le="0.1"\} 3$/m);
+  assert.match(merged, /^d_seconds_sum 1.5$/m);
+  assert.match(merged, /^d_seconds_count 3$/m);
+  assert.match(merged, /^dotproxy_cache_entries 42$/m);
+  assert.equal(merged.match(/# TYPE dotproxy_dns_requests_total counter/g)!.length, 1);
+});
+
+Deno.test("mergeMetrics() keeps series only some workers have", () => {
+  const a = '# HELP x_total X.\n# TYPE x_total counter\nx_total{to="a"} 1\n';
+  const b = '# HELP x_total X.\n# TYPE x_total counter\nx_total{to="b"} 2\n';
+  assert.equal(
+    mergeMetrics([a, b]),
+    '# HELP x_total X.\n# TYPE x_total counter\nx_total{to="a"} 1\nx_total{to="b"} 2\n',
+  );
+});

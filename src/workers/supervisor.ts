@@ -1,0 +1,408 @@
+/**
+ * `--workers N`: the main thread supervises N workers (worker_main.ts),
+ * each a whole proxy on its own thread, all listening on one port with
+ * `SO_REUSEPORT`, so that the kernel spreads the clients over them, and all
+ * sharing one answer cache (shared_cache.ts).
+ *
+ * The supervisor serves /metrics (the workers' pages added up, see
+ * merge_metrics.ts), /healthz and /readyz; passes reloads, the lame duck
+ * and the shutdown on to every worker; and restarts a worker that dies,
+ * after closing its UDP sockets (a dead worker's raw descriptors would
+ * otherwise go on taking their share of the clients) and emptying any cache
+ * shard it held locked.
+ *
+ * What each worker has of its own, and why: upstream connections and their
+ * health (a TLS connection lives on one thread), coalescing of identical
+ * queries in flight (it waits on those connections), the client sockets,
+ * and the limits, which are divided (see {@linkcode workerShare}).
+ *
+ * @module
+ */
+
+import type { Config } from "../config/config.ts";
+import type { ReloadableOptions } from "../config/reload.ts";
+import { DEFAULT_LIMITS } from "../config/limits.ts";
+import { getLogger } from "../log.ts";
+import { closeDescriptor } from "../frontend/reuse_port_udp.ts";
+import { SHARED_BYTES_PER_ENTRY, SharedCache } from "../cache/shared_cache.ts";
+import { Counter, Gauge, Registry } from "../observability/metrics_registry.ts";
+import { type HttpEndpoint, startHttpServer } from "../observability/http_server.ts";
+import { mergeMetrics } from "./merge_metrics.ts";
+import type { FromWorker, ToWorker, WorkerStart } from "./protocol.ts";
+
+const log = getLogger("workers");
+
+/** Bytes the cache may hold when nothing smaller is asked (as for one worker). */
+const DEFAULT_CACHE_MAX_BYTES = 64 * 1024 * 1024;
+/** How long a worker may take to start, and /metrics waits for the workers' pages. */
+const START_TIMEOUT_MS = 30_000;
+const METRICS_TIMEOUT_MS = 2_000;
+/** A worker that dies again within this long is restarted after a growing delay. */
+const QUICK_DEATH_MS = 10_000;
+const MAX_RESTART_DELAY_MS = 5_000;
+
+/** What the supervisor starts from. */
+export interface SupervisorOptions {
+  readonly config: Config;
+  /** Workers to run (2 or more). */
+  readonly workers: number;
+  /** Version reported in `dotproxy_build_info`. */
+  readonly version: string;
+}
+
+/**
+ * The limits of one worker of `count`, from the proxy's:
+ * - `maxInFlight` and `maxTcpConnections` are the proxy's totals, divided
+ *   (rounded up: the proxy may hold up to `count - 1` more);
+ * - `upstreamConnections` is divided too (rounded up, at least 1 per
+ *   worker), so that the whole proxy opens at most
+ *   `count × ceil(upstreamConnections / count)` TLS connections to an upstream;
+ * - the per-client limits (`rateLimit`, `rateLimitBurst`,
+ *   `maxTcpPerClient`) stay per worker: a client's queries from one socket
+ *   all reach one worker, but a client that uses several source ports may be
+ *   spread over up to `count` workers, and get up to `count` times as much.
+ *
+ * @param config The proxy's configuration.
+ * @param count Workers.
+ * @returns The limits to give each worker.
+ */
+export function workerShare(
+  config: Pick<Config, "maxInFlight" | "maxTcpConnections" | "upstreamConnections">,
+  count: number,
+): { maxInFlight: number; maxTcpConnections: number; upstreamConnections: number } {
+  const share = (total: number) => Math.max(1, Math.ceil(total / count));
+  return {
+    maxInFlight: share(config.maxInFlight ?? DEFAULT_LIMITS.maxInFlight),
+    maxTcpConnections: share(config.maxTcpConnections ?? DEFAULT_LIMITS.maxTcpConnections),
+    upstreamConnections: share(config.upstreamConnections ?? DEFAULT_LIMITS.upstreamConnections),
+  };
+}
+
+/** One worker's place: the thread in it now, and what the supervisor knows of it. */
+interface Slot {
+  readonly id: number;
+  worker: Worker;
+  descriptors: readonly number[];
+  running: boolean;
+  startedAt: number;
+  restartDelayMs: number;
+  /** Told when the worker reports it has stopped (or dies while stopping). */
+  stopped: (() => void) | null;
+}
+
+/** Running workers under one supervisor. */
+export class Supervisor {
+  /** The port every worker listens on. */
+  readonly port: number;
+  /** The operations endpoint, when `--http` was given. */
+  readonly http: HttpEndpoint | null;
+  readonly #start: Omit<WorkerStart, "id">;
+  readonly #cache: SharedCache | null;
+  readonly #slots: Slot[] = [];
+  readonly #registry = new Registry();
+  readonly #restarts = this.#registry.register(
+    new Counter("dotproxy_worker_restarts_total", "Workers restarted after they died.", []),
+  ).with();
+  readonly #pages = new Map<number, { pages: string[]; done: () => void }>();
+  #request = 0;
+  #lameDuck = false;
+  #stopping: Promise<void> | null = null;
+
+  /**
+   * Starts the workers: the first binds the port (it may pick one when 0
+   * was asked), then the others bind it too.
+   *
+   * @param options Configuration and number of workers.
+   * @returns The supervisor, once every worker serves.
+   * @throws {Error} When a worker cannot start (for example, the port is taken).
+   */
+  static async start(options: SupervisorOptions): Promise<Supervisor> {
+    const { config, workers } = options;
+    const buffer = config.cacheSize === 0 ? null : SharedCache.allocate({
+      maxEntries: config.cacheSize,
+      maxBytes: Math.min(DEFAULT_CACHE_MAX_BYTES, config.cacheSize * SHARED_BYTES_PER_ENTRY),
+      staleTtl: config.staleTtl,
+    });
+    const { http: _http, ...rest } = config;
+    const start: Omit<WorkerStart, "id"> = {
+      kind: "start",
+      options: { ...rest, ...workerShare(config, workers), version: options.version },
+      cache: buffer,
+      logLevel: config.logLevel,
+      logFormat: config.logFormat,
+      logQueries: config.logQueries,
+    };
+    const first = await launch(0, start);
+    const port = first.port;
+    const withPort = { ...start, options: { ...start.options, port } };
+    const others = await Promise.allSettled(
+      Array.from({ length: workers - 1 }, (_, i) => launch(i + 1, withPort)),
+    );
+    const failed = others.find((result) => result.status === "rejected");
+    const launched = [first, ...others.flatMap((r) => r.status === "fulfilled" ? [r.value] : [])];
+    if (failed !== undefined) {
+      for (const { worker, descriptors } of launched) {
+        worker.terminate();
+        descriptors.forEach(closeDescriptor);
+      }
+      throw failed.reason;
+    }
+    return new Supervisor(withPort, buffer, launched, config);
+  }
+
+  private constructor(
+    start: Omit<WorkerStart, "id">,
+    buffer: SharedArrayBuffer | null,
+    launched: Launched[],
+    config: Config,
+  ) {
+    this.#start = start;
+    this.port = start.options.port;
+    this.#cache = buffer === null ? null : new SharedCache(buffer, 0x7fffffff);
+    for (const [id, { worker, descriptors }] of launched.entries()) {
+      const slot: Slot = {
+        id,
+        worker,
+        descriptors,
+        running: true,
+        startedAt: performance.now(),
+        restartDelayMs: 0,
+        stopped: null,
+      };
+      this.#slots.push(slot);
+      this.#watch(slot);
+    }
+    this.#registerGauges(config);
+    log.info("Serving with {count} workers on port {port}, one shared cache", {
+      count: this.#slots.length,
+      port: this.port,
+    });
+    this.http = config.http
+      ? startHttpServer({
+        ...config.http,
+        metrics: () => this.metrics(),
+        notReadyReason: () => this.#notReadyReason(),
+        healthDetail: () =>
+          this.#slots.map((slot) =>
+            `worker ${slot.id} ${slot.running ? "running" : "restarting"}\n`
+          ).join(""),
+      })
+      : null;
+  }
+
+  /** Workers started (running or being restarted). */
+  get workers(): number {
+    return this.#slots.length;
+  }
+
+  /** Workers serving now. */
+  get running(): number {
+    return this.#slots.filter((slot) => slot.running).length;
+  }
+
+  /**
+   * The whole proxy's metrics: the workers' pages added up, and the supervisor's own.
+   *
+   * @returns A page in the Prometheus text format.
+   */
+  async metrics(): Promise<string> {
+    const request = ++this.#request;
+    const running = this.#slots.filter((slot) => slot.running);
+    const pages: string[] = [];
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(finish, METRICS_TIMEOUT_MS);
+      function finish() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.#pages.set(request, {
+        pages,
+        done: () => pages.length >= running.length && finish(),
+      });
+      for (const slot of running) post(slot.worker, { kind: "metrics", request });
+      if (running.length === 0) finish();
+    });
+    this.#pages.delete(request);
+    return mergeMetrics(pages) + this.#registry.render();
+  }
+
+  /**
+   * Applies new upstreams and routes in every worker.
+   *
+   * @param options The reloadable settings.
+   */
+  reload(options: ReloadableOptions): void {
+    for (const slot of this.#slots) post(slot.worker, { kind: "reload", options });
+  }
+
+  /** Turns /readyz to 503 in the supervisor and in every worker. */
+  enterLameDuck(): void {
+    this.#lameDuck = true;
+    for (const slot of this.#slots) post(slot.worker, { kind: "lameduck" });
+  }
+
+  /**
+   * Ends a worker with an uncaught exception, as a bug would (tests).
+   *
+   * @param id The worker's number.
+   */
+  crash(id: number): void {
+    const slot = this.#slots[id];
+    if (slot?.running) post(slot.worker, { kind: "crash" });
+  }
+
+  /**
+   * Every worker stops taking queries and finishes those in flight (at most
+   * `graceMs`), then the workers and the endpoint stop.
+   *
+   * @param graceMs Longest wait for queries in flight.
+   */
+  shutdown(graceMs = this.#start.options.timeoutMs + 1000): Promise<void> {
+    return this.#stopping ??= (async () => {
+      await Promise.all(this.#slots.map((slot) => this.#stop(slot, graceMs)));
+      await this.http?.shutdown();
+      log.info("Stopped");
+    })();
+  }
+
+  async #stop(slot: Slot, graceMs: number): Promise<void> {
+    if (slot.running) {
+      const stopped = new Promise<void>((resolve) => slot.stopped = resolve);
+      post(slot.worker, { kind: "shutdown", graceMs });
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([stopped, new Promise((r) => timer = setTimeout(r, graceMs + 3000))]);
+      clearTimeout(timer);
+    }
+    slot.running = false;
+    slot.worker.terminate();
+    slot.descriptors.forEach(closeDescriptor);
+    slot.descriptors = [];
+  }
+
+  #watch(slot: Slot): void {
+    const worker = slot.worker;
+    worker.onmessage = (event: MessageEvent<FromWorker>) => {
+      const message = event.data;
+      if (message.kind === "metrics") {
+        const waiting = this.#pages.get(message.request);
+        if (waiting === undefined) return;
+        waiting.pages.push(message.text);
+        waiting.done();
+      } else if (message.kind === "stopped") {
+        // It closed its own sockets: their numbers may soon name other files.
+        slot.descriptors = [];
+        slot.stopped?.();
+      }
+    };
+    worker.onerror = (event: ErrorEvent) => {
+      event.preventDefault();
+      if (slot.worker === worker) this.#died(slot, event.message);
+    };
+  }
+
+  #died(slot: Slot, reason: string): void {
+    slot.running = false;
+    slot.worker.terminate();
+    slot.descriptors.forEach(closeDescriptor);
+    slot.descriptors = [];
+    const emptied = this.#cache?.recover(slot.id + 1) ?? 0;
+    if (this.#stopping !== null) {
+      slot.stopped?.();
+      return;
+    }
+    this.#restarts.inc();
+    const quick = performance.now() - slot.startedAt < QUICK_DEATH_MS;
+    slot.restartDelayMs = quick
+      ? Math.min(MAX_RESTART_DELAY_MS, Math.max(100, slot.restartDelayMs * 2))
+      : 0;
+    log.error("Worker {id} died ({reason}); restarting it in {ms} ms", {
+      id: slot.id,
+      reason,
+      ms: slot.restartDelayMs,
+      ...(emptied > 0 && { emptiedShards: emptied }),
+    });
+    setTimeout(() => this.#restart(slot), slot.restartDelayMs);
+  }
+
+  async #restart(slot: Slot): Promise<void> {
+    if (this.#stopping !== null) return;
+    try {
+      const { worker, descriptors } = await launch(slot.id, this.#start);
+      if (this.#stopping !== null) {
+        worker.terminate();
+        descriptors.forEach(closeDescriptor);
+        return;
+      }
+      Object.assign(slot, { worker, descriptors, running: true, startedAt: performance.now() });
+      this.#watch(slot);
+      if (this.#lameDuck) post(worker, { kind: "lameduck" });
+      log.info("Worker {id} is serving again", { id: slot.id });
+    } catch (error) {
+      log.error("Cannot restart worker {id}: {error}", { id: slot.id, error });
+      slot.restartDelayMs = Math.min(MAX_RESTART_DELAY_MS, Math.max(100, slot.restartDelayMs * 2));
+      setTimeout(() => this.#restart(slot), slot.restartDelayMs);
+    }
+  }
+
+  #notReadyReason(): string | null {
+    if (this.#stopping !== null) return "shutting down";
+    if (this.#lameDuck) return "lame duck: shutting down soon";
+    return null;
+  }
+
+  #registerGauges(config: Config): void {
+    const count = this.#slots.length;
+    const perWorker = workerShare(config, count).upstreamConnections;
+    this.#registry.register(
+      new Gauge("dotproxy_workers", "Workers serving queries now.", [], () => [[[], this.running]]),
+    );
+    this.#registry.register(
+      new Gauge(
+        "dotproxy_upstream_tls_connections_max",
+        "Most TLS connections the whole proxy opens to an upstream (workers x per-worker cap).",
+        ["to"],
+        () => config.upstreams.map((spec) => [[spec.label], count * perWorker] as const),
+      ),
+    );
+  }
+}
+
+interface Launched {
+  readonly worker: Worker;
+  readonly port: number;
+  readonly descriptors: readonly number[];
+}
+
+/** Starts one worker and waits until it serves. */
+function launch(id: number, start: Omit<WorkerStart, "id">): Promise<Launched> {
+  const worker = new Worker(new URL("./worker_main.ts", import.meta.url), { type: "module" });
+  return new Promise<Launched>((resolve, reject) => {
+    const fail = (error: Error) => {
+      clearTimeout(timer);
+      worker.terminate();
+      reject(error);
+    };
+    const timer = setTimeout(
+      () => fail(new Error(`Worker ${id} did not start within ${START_TIMEOUT_MS} ms`)),
+      START_TIMEOUT_MS,
+    );
+    worker.onmessage = (event: MessageEvent<FromWorker>) => {
+      const message = event.data;
+      if (message.kind === "started") {
+        clearTimeout(timer);
+        resolve({ worker, port: message.port, descriptors: message.descriptors });
+      } else if (message.kind === "failed") {
+        fail(new Error(message.message));
+      }
+    };
+    worker.onerror = (event: ErrorEvent) => {
+      event.preventDefault();
+      fail(new Error(`Worker ${id} failed to start: ${event.message}`));
+    };
+    post(worker, { ...start, id });
+  });
+}
+
+function post(worker: Worker, message: ToWorker): void {
+  worker.postMessage(message);
+}

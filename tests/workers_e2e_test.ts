@@ -1,0 +1,272 @@
+// --workers N end to end: main.ts in a subprocess with two workers on one port (SO_REUSEPORT)
+// and one shared cache, against a fake DoT upstream that counts its queries. Which worker
+// answered is read from the query log (its `worker` field); distinct client sockets (source
+// ports) are tried until the kernel has sent queries to both workers, in a bounded loop.
+
+import assert from "node:assert/strict";
+import { defaultAnswer, startFakeDotServer } from "./_util/fake_dot_server.ts";
+import { buildQuery, decode, udpQuery } from "./_util/dns_client.ts";
+import { testdataPath } from "./_util/tools.ts";
+
+const MAIN = new URL("../main.ts", import.meta.url).pathname;
+const CA = testdataPath("tls", "ca.pem");
+
+interface LogLine {
+  readonly level: string;
+  readonly message: string;
+  readonly [field: string]: unknown;
+}
+
+/** main.ts with --workers, JSON logs read line by line. */
+class WorkersProcess {
+  readonly lines: LogLine[] = [];
+  readonly #child: Deno.ChildProcess;
+  readonly #reading: Promise<void>;
+
+  constructor(args: string[], env: Record<string, string> = {}) {
+    this.#child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-net", "--allow-read", "--allow-env", "--allow-ffi", MAIN, ...args],
+      env: { NO_COLOR: "1", DOTPROXY_LOG_FORMAT: "json", ...env },
+      clearEnv: true,
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    this.#reading = this.#read();
+  }
+
+  kill(signal: Deno.Signal): void {
+    this.#child.kill(signal);
+  }
+
+  /** Whether a line names the worker that answered (a query log line). */
+  static answeredBy(line: LogLine): boolean {
+    return typeof line.worker === "number";
+  }
+
+  async waitForLine(match: (line: LogLine) => boolean, after = 0, ms = 15_000): Promise<LogLine> {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const line = this.lines.slice(after).find(match);
+      if (line !== undefined) return line;
+      if (Date.now() > deadline) {
+        throw new Error(`no such log line within ${ms} ms:\n${this.#text()}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+
+  /** The query log line of the answer to `name` from the line `after` on. */
+  answerOf(name: string, after: number): Promise<LogLine> {
+    return this.waitForLine((line) => line.name === name, after);
+  }
+
+  /** Sends SIGTERM (unless `signalled` already) and waits for the exit code. */
+  async stop(signalled = false): Promise<number> {
+    if (!signalled) this.#child.kill("SIGTERM");
+    const { code } = await this.#child.status;
+    await this.#reading;
+    return code;
+  }
+
+  #text(): string {
+    return this.lines.map((line) => JSON.stringify(line)).join("\n");
+  }
+
+  async #read(): Promise<void> {
+    const decoder = new TextDecoderStream();
+    let rest = "";
+    for await (const chunk of this.#child.stderr.pipeThrough(decoder)) {
+      rest += chunk;
+      const parts = rest.split("\n");
+      rest = parts.pop()!;
+      for (const part of parts) {
+        try {
+          this.lines.push(JSON.parse(part));
+        } catch {
+          this.lines.push({ level: "raw", message: part });
+        }
+      }
+    }
+  }
+}
+
+async function startWorkers(upstreamPort: number, extra: string[] = [], env = {}) {
+  const proxy = new WorkersProcess([
+    ...["--listen", "127.0.0.1", "--port", "0", "--workers", "2", "--log-queries"],
+    ...["--upstream", `127.0.0.1:${upstreamPort}#dot.test`, "--ca-file", CA],
+    ...["--http", "127.0.0.1:0"],
+    ...extra,
+  ], env);
+  const serving = await proxy.waitForLine((line) => /Serving with 2 workers/.test(line.message));
+  const http = await proxy.waitForLine((line) => /Serving \/metrics/.test(line.message));
+  return { proxy, port: serving.port as number, httpPort: http.port as number };
+}
+
+/** One query from a fresh socket (a new source port); the answer and the worker that gave it. */
+async function ask(proxy: WorkersProcess, port: number, name: string) {
+  const after = proxy.lines.length;
+  const reply = decode(await udpQuery(port, buildQuery(name, "A"), { timeoutMs: 3000 }));
+  const logged = await proxy.answerOf(name + ".", after);
+  return { reply, worker: logged.worker as number, source: logged.source as string };
+}
+
+/** Sum of a counter family's series on a /metrics page. */
+function total(page: string, family: string): number {
+  let sum = 0;
+  for (const line of page.split("\n")) {
+    if (line.startsWith(family + "{") || line.startsWith(family + " ")) {
+      sum += Number(line.slice(line.lastIndexOf(" ") + 1));
+    }
+  }
+  return sum;
+}
+
+async function scrape(httpPort: number): Promise<string> {
+  const response = await fetch(`http://127.0.0.1:${httpPort}/metrics`);
+  return await response.text();
+}
+
+Deno.test("a name answered through one worker is a cache hit through the other, and /metrics shows the totals", async () => {
+  await using upstream = await startFakeDotServer();
+  const { proxy, port, httpPort } = await startWorkers(upstream.port);
+  try {
+    const first = await ask(proxy, port, "shared.example");
+    assert.equal(first.reply.rcode, "NOERROR");
+    assert.equal(first.source, upstream.hostname + ":" + upstream.port + "#dot.test");
+    let other = first;
+    let asked = 1;
+    for (; asked < 64 && other.worker === first.worker; asked++) {
+      other = await ask(proxy, port, "shared.example");
+      assert.equal(other.reply.rcode, "NOERROR");
+    }
+    assert.notEqual(other.worker, first.worker, "the kernel never chose the other worker");
+    assert.equal(other.source, "cache");
+    const upstreamQueries = upstream.queries.filter((q) => q.name === "shared.example");
+    assert.equal(upstreamQueries.length, 1);
+
+    // Totals: every answer the clients received is counted once, whichever worker sent it.
+    const page = await scrape(httpPort);
+    assert.equal(total(page, "dotproxy_dns_responses_total"), asked);
+    assert.equal(total(page, "dotproxy_dns_requests_total"), asked);
+    assert.equal(total(page, "dotproxy_cache_requests_total") >= asked, true);
+    assert.match(page, /^dotproxy_workers 2$/m);
+    assert.match(page, /^dotproxy_cache_entries 1$/m);
+    assert.match(page, /^dotproxy_upstream_tls_connections_max\{to="[^"]+"\} 2$/m);
+  } finally {
+    assert.equal(await proxy.stop(), 0);
+  }
+});
+
+Deno.test("a worker that dies is logged, counted and restarted, and the other loses no query", async () => {
+  await using upstream = await startFakeDotServer();
+  const { proxy, port, httpPort } = await startWorkers(upstream.port, [], {
+    DOTPROXY_TEST_CONTROL: "1",
+  });
+  try {
+    // A socket the kernel sends to worker 1 (the first SIGUSR1 ends worker 0).
+    let found: Deno.DatagramConn | null = null;
+    for (let i = 0; i < 64 && found === null; i++) {
+      const socket = Deno.listenDatagram({ hostname: "127.0.0.1", port: 0, transport: "udp" });
+      const after = proxy.lines.length;
+      await socket.send(buildQuery(`probe${i}.example`, "A"), {
+        transport: "udp",
+        hostname: "127.0.0.1",
+        port,
+      });
+      await socket.receive();
+      const logged = await proxy.answerOf(`probe${i}.example.`, after);
+      if (logged.worker === 1) found = socket;
+      else socket.close();
+    }
+    assert.ok(found !== null, "the kernel never chose worker 1");
+    const survivor: Deno.DatagramConn = found;
+    const mark = proxy.lines.length;
+    proxy.kill("SIGUSR1");
+    // Queries keep coming on worker 1's socket while worker 0 dies and comes back: every
+    // one is answered.
+    let answered = 0;
+    const deadline = Date.now() + 20_000;
+    let back = false;
+    for (let i = 0; i < 400 && Date.now() < deadline && !(back && i >= 50); i++) {
+      await survivor.send(buildQuery(`during${i}.example`, "A"), {
+        transport: "udp",
+        hostname: "127.0.0.1",
+        port,
+      });
+      const timer = setTimeout(() => survivor.close(), 3000);
+      const [reply]: [Uint8Array, Deno.Addr] = await survivor.receive();
+      clearTimeout(timer);
+      assert.equal(decode(reply).rcode, "NOERROR");
+      answered++;
+      back ||= proxy.lines.slice(mark).some((line) =>
+        /Worker 0 is serving again/.test(line.message)
+      );
+    }
+    survivor.close();
+    assert.ok(answered >= 50, `answered ${answered}`);
+    await proxy.waitForLine((line) => /Worker 0 died/.test(line.message), mark);
+    await proxy.waitForLine((line) => /Worker 0 is serving again/.test(line.message), mark);
+    // Worker 0 answers again: fresh sockets until the log shows it (bounded).
+    let again = false;
+    for (let i = 0; i < 64 && !again; i++) {
+      again = (await ask(proxy, port, `after${i}.example`)).worker === 0;
+    }
+    assert.ok(again, "the restarted worker never answered");
+    const page = await scrape(httpPort);
+    assert.match(page, /^dotproxy_worker_restarts_total 1$/m);
+    assert.match(page, /^dotproxy_workers 2$/m);
+  } finally {
+    assert.equal(await proxy.stop(), 0);
+  }
+});
+
+Deno.test("SIGTERM with two workers under load answers every query already received", async () => {
+  // Slow answers, so that queries are in flight in both workers when SIGTERM comes.
+  await using upstream = await startFakeDotServer({
+    handler: async (query) => {
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      return defaultAnswer(query);
+    },
+  });
+  const { proxy, port } = await startWorkers(upstream.port);
+  let signalled = false;
+  const sockets = Array.from(
+    { length: 16 },
+    () => Deno.listenDatagram({ hostname: "127.0.0.1", port: 0, transport: "udp" }),
+  );
+  try {
+    const target = { transport: "udp" as const, hostname: "127.0.0.1", port };
+    await Promise.all(
+      sockets.map((socket, i) => socket.send(buildQuery(`term${i}.example`, "A"), target)),
+    );
+    // Every query reached a worker (logged as received upstream) before the signal.
+    const deadline = Date.now() + 10_000;
+    while (upstream.queries.length < sockets.length && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    assert.equal(upstream.queries.length, sockets.length);
+    proxy.kill("SIGTERM");
+    signalled = true;
+    const replies = await Promise.all(sockets.map(async (socket) => {
+      const timer = setTimeout(() => socket.close(), 5000);
+      const [reply] = await socket.receive();
+      clearTimeout(timer);
+      return decode(reply);
+    }));
+    for (const reply of replies) assert.equal(reply.rcode, "NOERROR");
+    const workers = new Set(
+      proxy.lines.filter(WorkersProcess.answeredBy).map((line) => line.worker),
+    );
+    assert.equal(workers.size, 2, "the load reached one worker only");
+  } finally {
+    for (const socket of sockets) {
+      try {
+        socket.close();
+      } catch {
+        // Closed by its timer.
+      }
+    }
+    assert.equal(await proxy.stop(signalled), 0);
+  }
+});
