@@ -17,7 +17,8 @@ RUN apt-get update \
 WORKDIR /src
 COPY deno.json deno.lock main.ts ./
 COPY src ./src
-# `deno compile` with --unstable-net and exactly --allow-net --allow-read --allow-env (deno.json).
+# `deno compile` with --unstable-net and exactly --allow-net --allow-read --allow-env --allow-ffi
+# (deno.json; ffi for the SO_REUSEPORT UDP sockets of --workers).
 RUN deno task compile
 COPY deploy/scratch-libs.txt deploy/scratch-rootfs.sh ./deploy/
 # /rootfs = /dotproxy (setcap cap_net_bind_service=+ep) + the files in scratch-libs.txt.

@@ -8,7 +8,7 @@
  * udp-uncached (unique names, every query forwarded), udp-cached (100
  * repeated names), tcp-uncached (unique names over 10 TCP connections).
  *
- * Usage: deno task bench [--duration S] [--clients N] [--outstanding N]
+ * Usage: deno task bench [--duration S] [--clients N] [--outstanding N] [--workers N|auto]
  *
  * @module
  */
@@ -23,6 +23,7 @@ const { values } = parseArgs({
     duration: { type: "string", default: "10" },
     clients: { type: "string", default: "10" },
     outstanding: { type: "string", default: "200" },
+    workers: { type: "string", default: "auto" },
   },
 });
 
@@ -114,11 +115,12 @@ const port = deadPort();
 const proxy = dotproxy([
   ...forwardingArgs(port, unbound.dotPort, unbound.caFile, unbound.tlsName),
   ...["--log-level", "warning"],
+  ...["--workers", values.workers],
 ]).spawn();
 try {
   await new Promise((resolve) => setTimeout(resolve, 1500));
   print(
-    `dotproxy bench: ${values.duration} s per run, dnsperf -c ${values.clients} -q ${values.outstanding}`,
+    `dotproxy bench: ${values.duration} s per run, dnsperf -c ${values.clients} -q ${values.outstanding}, --workers ${values.workers}`,
   );
   print("| scenario | QPS | lost | avg ms | CPU ms/1k q | peak RSS MiB |");
   print("|---|--:|--:|--:|--:|--:|");

@@ -33,7 +33,7 @@ function args(stage: Stage, keyword: string): string[] {
   return stage.instructions.filter((i) => i.keyword === keyword).map((i) => i.rest);
 }
 
-Deno.test("deno task compile enables unstable net, grants exactly net, read and env, and bakes in the heap setting", () => {
+Deno.test("deno task compile enables unstable net, grants exactly net, read, env and ffi, and bakes in the heap setting", () => {
   const task = readCompileTask();
   assert.equal(task.entry, "main.ts");
   assert.equal(task.output, "dotproxy");
@@ -41,6 +41,7 @@ Deno.test("deno task compile enables unstable net, grants exactly net, read and 
     runtimeFlags(task).sort(),
     [
       "--allow-env",
+      "--allow-ffi",
       "--allow-net",
       "--allow-read",
       "--unstable-net",
@@ -55,6 +56,8 @@ Deno.test("deno task compile enables unstable net, grants exactly net, read and 
   );
   // Only what main.ts imports is embedded, not the test-only npm packages of deno.lock.
   assert.ok(task.flags.includes("--exclude-unused-npm"), "compile without --exclude-unused-npm");
+  // The worker module of --workers is loaded by URL at run time: it must be embedded too.
+  assert.ok(task.flags.includes("--include=src/workers/worker_main.ts"), task.flags.join(" "));
 });
 
 Deno.test("each permission of the compile task is needed", async () => {
@@ -83,6 +86,23 @@ Deno.test("each permission of the compile task is needed", async () => {
     assert.notEqual(code, 0, `runs without --allow-${permission}`);
     assert.match(new TextDecoder().decode(stderr), new RegExp(`Requires ${permission} access`));
   }
+  // ffi: the UDP sockets that workers share (SO_REUSEPORT); without it only one worker runs.
+  const { code, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--no-prompt",
+      ...flags.filter((f) => f !== "--allow-ffi"),
+      ...start,
+      "--workers",
+      "2",
+    ],
+    env: { DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1", DOTPROXY_LOG_FORMAT: "json" },
+    clearEnv: true,
+    stdin: "null",
+    stdout: "null",
+  }).output();
+  assert.notEqual(code, 0, "runs two workers without --allow-ffi");
+  assert.match(new TextDecoder().decode(stderr), /needs --allow-ffi/);
 });
 
 Deno.test("deno compile with the task's flags builds from the Docker context, embedding only main.ts's npm packages", async () => {
