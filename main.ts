@@ -85,6 +85,8 @@ async function serve(
 ): Promise<number> {
   await setupLogging(config.logLevel, config.logFormat, config.logQueries);
   const log = getLogger();
+  // Listened for before starting: workers take a while, and the first may already be serving.
+  const signalled = waitForSignal();
   let proxy: Pick<Supervisor, "reload" | "enterLameDuck" | "shutdown">;
   try {
     const workers = resolveWorkers(config.workers, canReusePortUdp());
@@ -108,7 +110,7 @@ async function serve(
     if (stopping) return log.info("Received SIGHUP while stopping: not reloading");
     running = reloadConfig(running, { configFile, load: reread, reload: (o) => proxy.reload(o) });
   });
-  const signal = await waitForSignal();
+  const signal = await signalled;
   stopping = true;
   if (config.lameDuckMs > 0) {
     // Readiness turns 503 first, so that load balancers stop sending before

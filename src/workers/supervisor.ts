@@ -92,11 +92,10 @@ interface Slot {
 
 /** Running workers under one supervisor. */
 export class Supervisor {
-  /** The port every worker listens on. */
-  readonly port: number;
   /** The operations endpoint, when `--http` was given. */
   readonly http: HttpEndpoint | null;
-  readonly #start: Omit<WorkerStart, "id">;
+  #start: Omit<WorkerStart, "id">;
+  #started = false;
   readonly #cache: SharedCache | null;
   readonly #slots: Slot[] = [];
   readonly #registry = new Registry();
@@ -132,11 +131,50 @@ export class Supervisor {
       logFormat: config.logFormat,
       logQueries: config.logQueries,
     };
-    const first = await launch(0, start);
-    const port = first.port;
-    const withPort = { ...start, options: { ...start.options, port } };
+    // The endpoint first (not ready until every worker serves), as with one worker.
+    const supervisor = new Supervisor(start, buffer, config, workers);
+    try {
+      await supervisor.#launchAll(workers);
+    } catch (error) {
+      await supervisor.http?.shutdown();
+      throw error;
+    }
+    return supervisor;
+  }
+
+  private constructor(
+    start: Omit<WorkerStart, "id">,
+    buffer: SharedArrayBuffer | null,
+    config: Config,
+    workers: number,
+  ) {
+    this.#start = start;
+    this.#cache = buffer === null ? null : new SharedCache(buffer, 0x7fffffff);
+    this.#registerGauges(config, workers);
+    this.http = config.http
+      ? startHttpServer({
+        ...config.http,
+        metrics: () => this.metrics(),
+        notReadyReason: () => this.#notReadyReason(),
+        healthDetail: () =>
+          this.#slots.map((slot) =>
+            `worker ${slot.id} ${slot.running ? "running" : "restarting"}\n`
+          ).join(""),
+      })
+      : null;
+  }
+
+  /** The port every worker listens on. */
+  get port(): number {
+    return this.#start.options.port;
+  }
+
+  /** The first worker binds the port (it may pick one when 0 was asked), then the others. */
+  async #launchAll(workers: number): Promise<void> {
+    const first = await launch(0, this.#start);
+    this.#start = { ...this.#start, options: { ...this.#start.options, port: first.port } };
     const others = await Promise.allSettled(
-      Array.from({ length: workers - 1 }, (_, i) => launch(i + 1, withPort)),
+      Array.from({ length: workers - 1 }, (_, i) => launch(i + 1, this.#start)),
     );
     const failed = others.find((result) => result.status === "rejected");
     const launched = [first, ...others.flatMap((r) => r.status === "fulfilled" ? [r.value] : [])];
@@ -147,18 +185,6 @@ export class Supervisor {
       }
       throw failed.reason;
     }
-    return new Supervisor(withPort, buffer, launched, config);
-  }
-
-  private constructor(
-    start: Omit<WorkerStart, "id">,
-    buffer: SharedArrayBuffer | null,
-    launched: Launched[],
-    config: Config,
-  ) {
-    this.#start = start;
-    this.port = start.options.port;
-    this.#cache = buffer === null ? null : new SharedCache(buffer, 0x7fffffff);
     for (const [id, { worker, descriptors }] of launched.entries()) {
       const slot: Slot = {
         id,
@@ -172,22 +198,11 @@ export class Supervisor {
       this.#slots.push(slot);
       this.#watch(slot);
     }
-    this.#registerGauges(config);
+    this.#started = true;
     log.info("Serving with {count} workers on port {port}, one shared cache", {
       count: this.#slots.length,
       port: this.port,
     });
-    this.http = config.http
-      ? startHttpServer({
-        ...config.http,
-        metrics: () => this.metrics(),
-        notReadyReason: () => this.#notReadyReason(),
-        healthDetail: () =>
-          this.#slots.map((slot) =>
-            `worker ${slot.id} ${slot.running ? "running" : "restarting"}\n`
-          ).join(""),
-      })
-      : null;
   }
 
   /** Workers started (running or being restarted). */
@@ -346,12 +361,12 @@ export class Supervisor {
 
   #notReadyReason(): string | null {
     if (this.#stopping !== null) return "shutting down";
+    if (!this.#started) return "starting workers";
     if (this.#lameDuck) return "lame duck: shutting down soon";
     return null;
   }
 
-  #registerGauges(config: Config): void {
-    const count = this.#slots.length;
+  #registerGauges(config: Config, count: number): void {
     const perWorker = workerShare(config, count).upstreamConnections;
     this.#registry.register(
       new Gauge("dotproxy_workers", "Workers serving queries now.", [], () => [[[], this.running]]),
