@@ -131,7 +131,7 @@ export class Supervisor {
       logFormat: config.logFormat,
       logQueries: config.logQueries,
     };
-    // The endpoint first (not ready until every worker serves), as with one worker.
+    // The endpoint first (not ready until the first worker serves), as with one worker.
     const supervisor = new Supervisor(start, buffer, config, workers);
     try {
       await supervisor.#launchAll(workers);
@@ -173,6 +173,8 @@ export class Supervisor {
   async #launchAll(workers: number): Promise<void> {
     const first = await launch(0, this.#start);
     this.#start = { ...this.#start, options: { ...this.#start.options, port: first.port } };
+    // Ready once the first serves: it takes every client until the others join the port.
+    this.#started = true;
     const others = await Promise.allSettled(
       Array.from({ length: workers - 1 }, (_, i) => launch(i + 1, this.#start)),
     );
@@ -198,7 +200,6 @@ export class Supervisor {
       this.#slots.push(slot);
       this.#watch(slot);
     }
-    this.#started = true;
     log.info("Serving with {count} workers on port {port}, one shared cache", {
       count: this.#slots.length,
       port: this.port,
