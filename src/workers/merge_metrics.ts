@@ -4,7 +4,8 @@
  * series that have the same name and labels (counters, histogram buckets,
  * sums and counts, and gauges of per-worker things such as open
  * connections). Series that describe something every worker shares are
- * taken once, not added (the shared cache's gauges, the build info).
+ * taken once, not added (the shared cache's gauges, the build info), and an
+ * upstream's up state is the largest (1 while any worker uses it).
  *
  * @module
  */
@@ -16,6 +17,9 @@ export const SHARED_FAMILIES: ReadonlySet<string> = new Set([
   "dotproxy_cache_size_bytes",
   "dotproxy_cache_evictions_total",
 ]);
+
+/** Families of per-worker 0/1 states: the largest value (1 while any worker uses the upstream). */
+export const MAX_FAMILIES: ReadonlySet<string> = new Set(["dotproxy_upstream_up"]);
 
 interface Family {
   readonly header: string[];

@@ -34,3 +34,10 @@ Deno.test("mergeMetrics() keeps series only some workers have", () => {
     '# HELP x_total X.\n# TYPE x_total counter\nx_total{to="a"} 1\nx_total{to="b"} 2\n',
   );
 });
+
+Deno.test("mergeMetrics() gives an upstream's up state as the largest of the workers'", () => {
+  const page = (up: number) =>
+    `# HELP dotproxy_upstream_up Up.\n# TYPE dotproxy_upstream_up gauge\ndotproxy_upstream_up{to="a"} ${up}\n`;
+  assert.match(mergeMetrics([page(0), page(1), page(1)]), /^dotproxy_upstream_up\{to="a"\} 1$/m);
+  assert.match(mergeMetrics([page(0), page(0)]), /^dotproxy_upstream_up\{to="a"\} 0$/m);
+});
