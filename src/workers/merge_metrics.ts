@@ -68,6 +68,7 @@ export function mergeMetrics(pages: readonly string[]): string {
       const value = Number(line.slice(space + 1));
       const previous = family.samples.get(series);
       if (previous === undefined) family.samples.set(series, value);
+      else if (MAX_FAMILIES.has(name)) family.samples.set(series, Math.max(previous, value));
       else if (!SHARED_FAMILIES.has(name) || index === 0) {
         family.samples.set(series, previous + value);
       }
