@@ -270,3 +270,57 @@ Deno.test("SIGTERM with two workers under load answers every query already recei
     assert.equal(await proxy.stop(signalled), 0);
   }
 });
+
+Deno.test("SIGHUP with two workers moves a load to the new upstream in both, losing no query", async () => {
+  await using a = await startFakeDotServer();
+  await using b = await startFakeDotServer();
+  const dir = await Deno.makeTempDir({ prefix: "dotproxy_workers_reload_" });
+  const file = `${dir}/dotproxy.yaml`;
+  const config = (upstreamPort: number) =>
+    `listen: [127.0.0.1]\nport: 0\nworkers: 2\nlog-queries: true\n` +
+    `upstream:\n  - 127.0.0.1:${upstreamPort}#dot.test\nca-file: ${JSON.stringify(CA)}\n` +
+    `timeout: 2000\n`;
+  await Deno.writeTextFile(file, config(a.port));
+  const proxy = new WorkersProcess(["--config", file]);
+  try {
+    const serving = await proxy.waitForLine((line) => /Serving with 2 workers/.test(line.message));
+    const port = serving.port as number;
+    // 600 unique names from fresh sockets (so both workers get some), 8 in flight; SIGHUP after 200.
+    let next = 0;
+    let answered = 0;
+    const failures: string[] = [];
+    let reloaded: Promise<LogLine> | undefined;
+    const client = async () => {
+      while (next < 600) {
+        const name = `q${next++}.reload.workers.test`;
+        const rcode = await udpQuery(port, buildQuery(name, "A"), { timeoutMs: 5000 }).then(
+          (reply) => decode(reply).rcode ?? "?",
+          (error: Error) => error.message,
+        );
+        if (rcode !== "NOERROR") failures.push(`${name}: ${rcode}`);
+        if (++answered === 200) {
+          reloaded = (async () => {
+            await Deno.writeTextFile(file, config(b.port));
+            const mark = proxy.lines.length;
+            proxy.kill("SIGHUP");
+            return await proxy.waitForLine((line) => /^Reloaded /.test(line.message), mark);
+          })();
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: 8 }, client));
+    assert.ok(reloaded !== undefined);
+    await reloaded;
+    assert.deepEqual(failures, []);
+    // After the reload, both workers sent to B: the query log names the upstream and the worker.
+    const late = proxy.lines.filter((line) =>
+      typeof line.name === "string" && /^q(5\d\d)\.reload/.test(line.name)
+    );
+    const toB = late.filter((line) => line.source === `127.0.0.1:${b.port}#dot.test`);
+    assert.equal(toB.length, late.length, "a late query went to the old upstream");
+    assert.deepEqual(new Set(toB.map((line) => line.worker)), new Set([0, 1]));
+  } finally {
+    assert.equal(await proxy.stop(), 0);
+    await Deno.remove(dir, { recursive: true });
+  }
+});
