@@ -66,10 +66,23 @@ const SYMBOLS = {
 } as const;
 
 type Libc = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
-let libc: Libc | null = null;
+let library: Deno.DynamicLibrary<typeof SYMBOLS> | null = null;
 
 function open(): Libc {
-  return libc ??= Deno.dlopen("libc.so.6", SYMBOLS).symbols;
+  return (library ??= Deno.dlopen("libc.so.6", SYMBOLS)).symbols;
+}
+
+/**
+ * Unloads libc from this thread once no socket of it is open (tests: the
+ * resource sanitizer wants every library unloaded; a proxy keeps it).
+ *
+ * @returns Whether it was unloaded.
+ */
+export function releaseLibc(): boolean {
+  if (library === null || openSockets.size > 0) return false;
+  library.close();
+  library = null;
+  return true;
 }
 
 /** The last libc error, as text. */

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { decodeAddress, encodeAddress, ReusePortUdpSocket } from "./reuse_port_udp.ts";
+import { decodeAddress, encodeAddress, releaseLibc, ReusePortUdpSocket } from "./reuse_port_udp.ts";
 
 Deno.test("encodeAddress() and decodeAddress() round-trip IPv4 and IPv6", () => {
   for (const [hostname, port] of [["127.0.0.1", 53], ["::1", 5353], ["2001:db8::1:0:0:1", 1]]) {
@@ -46,4 +46,5 @@ Deno.test("ReusePortUdpSocket shares a port with another and answers each client
   second.close();
   await Promise.all(loops);
   await assert.rejects(() => first.receive(), Deno.errors.BadResource);
+  assert.equal(releaseLibc(), true);
 });

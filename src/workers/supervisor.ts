@@ -81,7 +81,8 @@ export function workerShare(
 /** One worker's place: the thread in it now, and what the supervisor knows of it. */
 interface Slot {
   readonly id: number;
-  worker: Worker;
+  /** Null until its first start. */
+  worker: Worker | null;
   descriptors: readonly number[];
   running: boolean;
   startedAt: number;
@@ -169,41 +170,46 @@ export class Supervisor {
     return this.#start.options.port;
   }
 
-  /** The first worker binds the port (it may pick one when 0 was asked), then the others. */
+  /**
+   * The first worker binds the port (it may pick one when 0 was asked) and
+   * serves every client; the others start in the background and join the
+   * port as they come (a worker that cannot start is retried, as after a death).
+   */
   async #launchAll(workers: number): Promise<void> {
     const first = await launch(0, this.#start);
     this.#start = { ...this.#start, options: { ...this.#start.options, port: first.port } };
-    // Ready once the first serves: it takes every client until the others join the port.
     this.#started = true;
-    const others = await Promise.allSettled(
-      Array.from({ length: workers - 1 }, (_, i) => launch(i + 1, this.#start)),
-    );
-    const failed = others.find((result) => result.status === "rejected");
-    const launched = [first, ...others.flatMap((r) => r.status === "fulfilled" ? [r.value] : [])];
-    if (failed !== undefined) {
-      for (const { worker, descriptors } of launched) {
-        worker.terminate();
-        descriptors.forEach(closeDescriptor);
-      }
-      throw failed.reason;
-    }
-    for (const [id, { worker, descriptors }] of launched.entries()) {
-      const slot: Slot = {
+    for (let id = 0; id < workers; id++) {
+      this.#slots.push({
         id,
-        worker,
-        descriptors,
-        running: true,
+        worker: null,
+        descriptors: [],
+        running: false,
         startedAt: performance.now(),
         restartDelayMs: 0,
         stopped: null,
-      };
-      this.#slots.push(slot);
-      this.#watch(slot);
+      });
     }
-    log.info("Serving with {count} workers on port {port}, one shared cache", {
-      count: this.#slots.length,
-      port: this.port,
+    this.#adopt(this.#slots[0]!, first);
+    for (const slot of this.#slots.slice(1)) void this.#restart(slot);
+  }
+
+  /** A launched worker takes its slot. */
+  #adopt(slot: Slot, launched: Launched): void {
+    Object.assign(slot, {
+      worker: launched.worker,
+      descriptors: launched.descriptors,
+      running: true,
+      startedAt: performance.now(),
     });
+    this.#watch(slot);
+    if (this.#lameDuck) post(launched.worker, { kind: "lameduck" });
+    if (this.running === this.#slots.length) {
+      log.info("Serving with {count} workers on port {port}, one shared cache", {
+        count: this.#slots.length,
+        port: this.port,
+      });
+    }
   }
 
   /** Workers started (running or being restarted). */
@@ -235,7 +241,7 @@ export class Supervisor {
         pages,
         done: () => pages.length >= running.length && finish(),
       });
-      for (const slot of running) post(slot.worker, { kind: "metrics", request });
+      for (const slot of running) post(slot.worker!, { kind: "metrics", request });
       if (running.length === 0) finish();
     });
     this.#pages.delete(request);
@@ -248,13 +254,17 @@ export class Supervisor {
    * @param options The reloadable settings.
    */
   reload(options: ReloadableOptions): void {
-    for (const slot of this.#slots) post(slot.worker, { kind: "reload", options });
+    // Workers started or restarted later start with these too.
+    this.#start = { ...this.#start, options: { ...this.#start.options, ...options } };
+    for (const slot of this.#slots) {
+      if (slot.running) post(slot.worker!, { kind: "reload", options });
+    }
   }
 
   /** Turns /readyz to 503 in the supervisor and in every worker. */
   enterLameDuck(): void {
     this.#lameDuck = true;
-    for (const slot of this.#slots) post(slot.worker, { kind: "lameduck" });
+    for (const slot of this.#slots) if (slot.running) post(slot.worker!, { kind: "lameduck" });
   }
 
   /**
@@ -264,7 +274,7 @@ export class Supervisor {
    */
   crash(id: number): void {
     const slot = this.#slots[id];
-    if (slot?.running) post(slot.worker, { kind: "crash" });
+    if (slot?.running) post(slot.worker!, { kind: "crash" });
   }
 
   /**
@@ -284,19 +294,19 @@ export class Supervisor {
   async #stop(slot: Slot, graceMs: number): Promise<void> {
     if (slot.running) {
       const stopped = new Promise<void>((resolve) => slot.stopped = resolve);
-      post(slot.worker, { kind: "shutdown", graceMs });
+      post(slot.worker!, { kind: "shutdown", graceMs });
       let timer: ReturnType<typeof setTimeout> | undefined;
       await Promise.race([stopped, new Promise((r) => timer = setTimeout(r, graceMs + 3000))]);
       clearTimeout(timer);
     }
     slot.running = false;
-    slot.worker.terminate();
+    slot.worker?.terminate();
     slot.descriptors.forEach(closeDescriptor);
     slot.descriptors = [];
   }
 
   #watch(slot: Slot): void {
-    const worker = slot.worker;
+    const worker = slot.worker!;
     worker.onmessage = (event: MessageEvent<FromWorker>) => {
       const message = event.data;
       if (message.kind === "metrics") {
@@ -318,7 +328,7 @@ export class Supervisor {
 
   #died(slot: Slot, reason: string): void {
     slot.running = false;
-    slot.worker.terminate();
+    slot.worker?.terminate();
     slot.descriptors.forEach(closeDescriptor);
     slot.descriptors = [];
     const emptied = this.#cache?.recover(slot.id + 1) ?? 0;
@@ -342,19 +352,18 @@ export class Supervisor {
 
   async #restart(slot: Slot): Promise<void> {
     if (this.#stopping !== null) return;
+    const again = slot.worker !== null;
     try {
-      const { worker, descriptors } = await launch(slot.id, this.#start);
+      const launched = await launch(slot.id, this.#start);
       if (this.#stopping !== null) {
-        worker.terminate();
-        descriptors.forEach(closeDescriptor);
+        launched.worker.terminate();
+        launched.descriptors.forEach(closeDescriptor);
         return;
       }
-      Object.assign(slot, { worker, descriptors, running: true, startedAt: performance.now() });
-      this.#watch(slot);
-      if (this.#lameDuck) post(worker, { kind: "lameduck" });
-      log.info("Worker {id} is serving again", { id: slot.id });
+      this.#adopt(slot, launched);
+      if (again) log.info("Worker {id} is serving again", { id: slot.id });
     } catch (error) {
-      log.error("Cannot restart worker {id}: {error}", { id: slot.id, error });
+      log.error("Cannot start worker {id}: {error}", { id: slot.id, error });
       slot.restartDelayMs = Math.min(MAX_RESTART_DELAY_MS, Math.max(100, slot.restartDelayMs * 2));
       setTimeout(() => this.#restart(slot), slot.restartDelayMs);
     }
