@@ -16,6 +16,7 @@ import { PlainUpstream } from "./upstream/plain_upstream.ts";
 import type { Upstream } from "./upstream/upstream.ts";
 import type { UpstreamPolicy } from "./upstream/upstream_group.ts";
 import { Forwarder } from "./upstream/forwarder.ts";
+import type { HedgeMode } from "./upstream/hedge_policy.ts";
 import { type ForwardZoneConfig, Routing, type RoutingConfig } from "./routing/routing.ts";
 import type { ForwardSpec } from "./upstream/upstream_spec.ts";
 import { DnsCache } from "./cache/dns_cache.ts";
@@ -58,6 +59,8 @@ export type ProxyOptions =
     readonly forwardZones?: readonly ForwardZoneConfig[];
     /** How each group orders its upstreams. @default {"fastest"} */
     readonly upstreamPolicy?: UpstreamPolicy;
+    /** Hedge slow queries to the next upstream (`--hedge`). @default {"auto"} */
+    readonly hedge?: HedgeMode;
     /** Answer the built-in private zones locally. @default {true} */
     readonly builtinZones?: boolean;
     /** DNSSEC work limits per query (tests). @default {DEFAULT_WORK_LIMITS} */
@@ -193,7 +196,11 @@ function buildQueryHandler(
   const bounds = { minTtl: options.cacheMinTtl ?? 0, maxTtl: options.cacheMaxTtl ?? 86400 };
   const router = () => routing.router;
   const validate = options.dnssec === "validate";
-  const forwarder = new Forwarder({ timeoutMs: options.timeoutMs, dnssecOk: validate });
+  const forwarder = new Forwarder({
+    timeoutMs: options.timeoutMs,
+    dnssecOk: validate,
+    hedge: options.hedge ?? "auto",
+  });
   // The validator fetches DS and DNSKEY through the resolver, which is built after it.
   let resolver: Resolver | undefined = undefined;
   const check = validate

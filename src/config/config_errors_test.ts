@@ -9,6 +9,7 @@ const NO_CERT = "no -----BEGIN CERTIFICATE----- block";
 const LEVELS = "expected one of debug, info, warning, error";
 const TIMEOUT_RANGE = "expected an integer from 1 to 600000";
 const UDP_RANGE = "expected an integer from 512 to 65535";
+const HEDGE = "expected off, auto or a delay in milliseconds from 1 to 60000";
 const NO_BOOTSTRAP = "is not an IP address (hostnames are not supported: no bootstrap DNS)";
 
 function missingValue(flag: string, value: string, long: string): string {
@@ -70,6 +71,10 @@ const FLAG_ERRORS: readonly [string, string][] = [
   ["--log-level warn", `Invalid --log-level "warn": ${LEVELS}`],
   ["--log-level INFO", `Invalid --log-level "INFO": ${LEVELS}`],
   ["--log-format yaml", 'Invalid --log-format "yaml": expected one of text, json'],
+  ["--hedge on", `Invalid --hedge "on": ${HEDGE}`],
+  ["--hedge 0", `Invalid --hedge "0": ${HEDGE}`],
+  ["--hedge 60001", `Invalid --hedge "60001": ${HEDGE}`],
+  ["--hedge 5ms", `Invalid --hedge "5ms": ${HEDGE}`],
 ];
 
 for (const [line, message] of FLAG_ERRORS) {
@@ -110,6 +115,7 @@ const ENV_ERRORS: readonly [Record<string, string>, string][] = [
   [{ DOTPROXY_TIMEOUT: "4s" }, `Invalid DOTPROXY_TIMEOUT "4s": ${TIMEOUT_RANGE}`],
   [{ DOTPROXY_MAX_UDP_SIZE: "big" }, `Invalid DOTPROXY_MAX_UDP_SIZE "big": ${UDP_RANGE}`],
   [{ DOTPROXY_LOG_LEVEL: "trace" }, `Invalid DOTPROXY_LOG_LEVEL "trace": ${LEVELS}`],
+  [{ DOTPROXY_HEDGE: "Auto" }, `Invalid DOTPROXY_HEDGE "Auto": ${HEDGE}`],
   [
     { DOTPROXY_LOG_FORMAT: "JSON" },
     'Invalid DOTPROXY_LOG_FORMAT "JSON": expected one of text, json',

@@ -82,6 +82,7 @@ const NON_DEFAULT: Record<string, readonly string[]> = {
     "cluster.local=udp://10.96.0.10,udp://10.96.0.11:5353",
   ],
   "upstream-policy": ["sequential"],
+  hedge: ["75"],
   "builtin-zones": ["false"],
   dnssec: ["validate"],
   "trust-anchor-file": ["/anchors.zone"],
@@ -190,6 +191,7 @@ const BAD_FILES: [string, string | RegExp][] = [
   ["listen: [localhost]", /^Invalid config file key "listen\[0\]" = "localhost" in \/f\.yaml/],
   ["log-queries: maybe", /^Invalid config file key "log-queries" = "maybe" .*true or false$/],
   ["upstream-policy: random", /"upstream-policy" = "random" in \/f\.yaml: expected one of/],
+  ["hedge: 0", /"hedge" = "0" in \/f\.yaml: expected off, auto or a delay in milliseconds/],
   [
     "ca-file: /missing.pem",
     /^Cannot read config file key "ca-file" = "\/missing\.pem" in \/f\.yaml/,

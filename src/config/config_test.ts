@@ -271,6 +271,14 @@ Deno.test("parseConfig() returns help or version before reading anything else", 
   assert.deepEqual(parseConfig(["-V", "-h"], environment()), { kind: "version" });
 });
 
+Deno.test("parseConfig() reads --hedge off, auto or milliseconds (default auto)", () => {
+  assert.equal(run([], {}).hedge, "auto");
+  assert.equal(run(["--hedge", "off"], {}).hedge, "off");
+  assert.equal(run(["--hedge=250"], {}).hedge, 250);
+  assert.equal(run([], { DOTPROXY_HEDGE: "off" }).hedge, "off");
+  assert.equal(run(["--hedge", "auto"], { DOTPROXY_HEDGE: "40" }).hedge, "auto");
+});
+
 Deno.test("USAGE documents every flag and variable", () => {
   assert(USAGE.startsWith("dotproxy [options]\n"));
   const names = "--listen -l --port -p --upstream -u --ca-file --timeout --max-udp-size " +
@@ -285,6 +293,7 @@ Deno.test("USAGE documents every flag and variable", () => {
     "DOTPROXY_RATE_LIMIT_BURST DOTPROXY_RATE_LIMIT_IPV4_PREFIX DOTPROXY_RATE_LIMIT_IPV6_PREFIX " +
     "DOTPROXY_MAX_IN_FLIGHT DOTPROXY_MAX_TCP_CONNECTIONS DOTPROXY_MAX_TCP_PER_CLIENT " +
     "DOTPROXY_TCP_IDLE_TIMEOUT DOTPROXY_UPSTREAM_CONNECTIONS DOTPROXY_UPSTREAM_MAX_INFLIGHT " +
-    "--tls-client-cert --tls-client-key DOTPROXY_TLS_CLIENT_CERT DOTPROXY_TLS_CLIENT_KEY";
+    "--tls-client-cert --tls-client-key DOTPROXY_TLS_CLIENT_CERT DOTPROXY_TLS_CLIENT_KEY " +
+    "--hedge DOTPROXY_HEDGE";
   for (const name of names.split(" ")) assert(USAGE.includes(name), name);
 });

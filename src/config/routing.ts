@@ -15,6 +15,7 @@ import {
   UpstreamSpecError,
 } from "../upstream/upstream_spec.ts";
 import { loadSpecCertificate } from "./client_certificate.ts";
+import type { HedgeMode } from "../upstream/hedge_policy.ts";
 import {
   boolean,
   ConfigError,
@@ -33,6 +34,8 @@ export interface RoutingSettings {
   readonly forwardZones: readonly ForwardZoneConfig[];
   /** How the upstreams of a group are ordered for each query. */
   readonly upstreamPolicy: UpstreamPolicy;
+  /** When a slow upstream's query also goes to the next one (see docs/how-it-works.md). */
+  readonly hedge: HedgeMode;
   /** Answer the built-in private zones locally. */
   readonly builtinZones: boolean;
 }
@@ -69,6 +72,25 @@ export const parseForwardZone: Parser<ForwardZoneConfig> = (raw, source, context
   return Object.freeze({ zone: normalized.toLowerCase(), upstreams });
 };
 
+/** Longest fixed hedge delay accepted, in milliseconds. */
+const MAX_HEDGE_MS = 60_000;
+
+/**
+ * Parses `--hedge`: `off`, `auto`, or a fixed delay in milliseconds.
+ *
+ * @param raw The value.
+ * @param source The flag or variable, for errors.
+ * @returns The mode.
+ */
+export const parseHedge: Parser<HedgeMode> = (raw, source) => {
+  if (raw === "off" || raw === "auto") return raw;
+  const ms = /^[0-9]+$/.test(raw) ? Number(raw) : NaN;
+  if (ms >= 1 && ms <= MAX_HEDGE_MS) return ms;
+  throw new ConfigError(
+    `Invalid ${source} "${raw}": expected off, auto or a delay in milliseconds from 1 to ${MAX_HEDGE_MS}`,
+  );
+};
+
 /** `DOTPROXY_FORWARD_ZONES`: zones separated by `;` (their resolvers by `,`). */
 function readForwardZones(
   env: Env,
@@ -94,6 +116,12 @@ export const ROUTING_SETTINGS = {
     env: ["DOTPROXY_UPSTREAM_POLICY"],
     parse: oneOf("fastest", "sequential", "round-robin"),
     default: () => "fastest",
+  }),
+  hedge: single<HedgeMode>({
+    flag: "hedge",
+    env: ["DOTPROXY_HEDGE"],
+    parse: parseHedge,
+    default: () => "auto",
   }),
   builtinZones: single<boolean>({
     flag: "builtin-zones",

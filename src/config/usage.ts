@@ -43,6 +43,11 @@ Split DNS:
       --upstream-policy P
                         fastest | sequential | round-robin (default fastest: lowest smoothed
                         round-trip time among healthy upstreams)
+      --hedge off|auto|MS
+                        with two or more healthy upstreams, also send a query to the next
+                        one when the first has not answered within its p95 round-trip time
+                        (auto; 10 to 1000 ms) or MS; at most 5 % more upstream queries
+                        (default auto)
       --builtin-zones[=false]
                         answer localhost, local, invalid, onion and the private reverse zones
                         locally, so they never leak upstream (default true)
@@ -114,6 +119,7 @@ Environment (flags win over variables; empty variables count as unset):
   DOTPROXY_STALE_TTL     --stale-ttl
   DOTPROXY_FORWARD_ZONES --forward-zone, zones separated by ";"
   DOTPROXY_UPSTREAM_POLICY  --upstream-policy
+  DOTPROXY_HEDGE         --hedge
   DOTPROXY_BUILTIN_ZONES --builtin-zones (true or false)
   DOTPROXY_DNSSEC        --dnssec
   DOTPROXY_TRUST_ANCHOR_FILE       --trust-anchor-file

@@ -144,6 +144,27 @@ export class ProxyMetrics {
       "dotproxy_upstream_forged_replies_total",
       "Plaintext UDP replies dropped because their source, ID or question matched no query " +
         "sent (forged, or stray); the real answer is still awaited (RFC 5452).",
+        ["to"],
+      ),
+    );
+  readonly #hedges = this.registry.register(
+    new Counter(
+      "dotproxy_upstream_hedges_total",
+      "Hedged queries: sent to this upstream too because another had not answered in time.",
+      ["to"],
+    ),
+  );
+  readonly #hedgeWins = this.registry.register(
+    new Counter(
+      "dotproxy_upstream_hedge_wins_total",
+      "Hedged queries this upstream answered first.",
+      ["to"],
+    ),
+  );
+  readonly #resends = this.registry.register(
+    new Counter(
+      "dotproxy_upstream_resends_total",
+      "Queries sent again on a fresh connection after the upstream closed one under them.",
       ["to"],
     ),
   );
@@ -153,6 +174,9 @@ export class ProxyMetrics {
     opened: this.#opened.with(to),
     pinMismatch: this.#pinMismatches.with(to),
     forged: this.#forged.with(to),
+    hedged: this.#hedges.with(to),
+    hedgeWon: this.#hedgeWins.with(to),
+    resent: this.#resends.with(to),
     failed: (reason) => this.#upstreamFailures.with(to, reason).inc(),
   }));
   // The series recorded for every query, each found once per label

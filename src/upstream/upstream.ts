@@ -19,6 +19,12 @@ export interface UpstreamSeries {
   readonly pinMismatch: { inc(): void };
   /** Plaintext replies dropped for a wrong source, ID or question (RFC 5452). */
   readonly forged: { inc(): void };
+  /** Hedges sent to this upstream (also counted in `sent`). */
+  readonly hedged: { inc(): void };
+  /** Hedges to this upstream whose answer was the one used. */
+  readonly hedgeWon: { inc(): void };
+  /** Queries sent again on a fresh connection after this upstream closed one under them. */
+  readonly resent: { inc(): void };
   failed(reason: UpstreamFailure): void;
 }
 

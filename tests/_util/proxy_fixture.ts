@@ -9,6 +9,7 @@ import { type RunningProxy, startProxy } from "../../src/proxy.ts";
 import { parseUpstream } from "../../src/config/parsers.ts";
 import { parseForwardZone } from "../../src/config/routing.ts";
 import type { UpstreamPolicy } from "../../src/upstream/upstream_group.ts";
+import type { HedgeMode } from "../../src/upstream/hedge_policy.ts";
 import type { FakeDotServer } from "./fake_dot_server.ts";
 import { testdataPath } from "./tools.ts";
 
@@ -31,6 +32,8 @@ export interface TestProxyOptions {
   /** `ZONE=SPEC[,SPEC...]` as for `--forward-zone`. */
   readonly forwardZones?: readonly string[];
   readonly upstreamPolicy?: UpstreamPolicy;
+  /** `--hedge`. @default {"auto"} */
+  readonly hedge?: HedgeMode;
   readonly builtinZones?: boolean;
   /** Serve the operations endpoint on an ephemeral loopback port. */
   readonly http?: boolean;
@@ -70,6 +73,7 @@ export function startTestProxy(options: TestProxyOptions): RunningProxy {
       parseForwardZone(zone, "--forward-zone", { readTextFile: () => "" })
     ),
     upstreamPolicy: options.upstreamPolicy ?? "sequential",
+    ...(options.hedge !== undefined && { hedge: options.hedge }),
     ...(options.builtinZones !== undefined && { builtinZones: options.builtinZones }),
   });
 }
