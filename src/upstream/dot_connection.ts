@@ -22,6 +22,7 @@ import { checkPins, PinMismatchError } from "./spki_pin.ts";
 import { CoalescingWriter } from "../framing/coalescing_writer.ts";
 import type { ReplyListener } from "./reply_listener.ts";
 import { PendingQueries, type PendingQuery } from "./pending_queries.ts";
+import type { IdleCloseLearner } from "./idle_close.ts";
 
 const log = getLogger("upstream");
 
@@ -36,6 +37,8 @@ export interface DotConnectionOptions {
   readonly idleTimeoutMs: number;
   /** Told when the server's key matched no pin of `spec.pins` (the connection is not used). */
   readonly onPinMismatch?: () => void;
+  /** The upstream's idle closes, learned across its connections; retires them just before. */
+  readonly idleClose?: IdleCloseLearner;
 }
 
 /** How often pending queries are checked against their deadlines. */
@@ -51,9 +54,14 @@ export class DotConnection {
   readonly #writer: CoalescingWriter;
   readonly #idleTimeoutMs: number;
   readonly #presentsCertificate: boolean;
+  readonly #idleClose: IdleCloseLearner | undefined;
   /** Queries sent and not yet answered; all rejected on close. */
   readonly #pending = new PendingQueries();
   #lastReadAt = 0;
+  /** When the connection last went idle (opened, or its last waiting query settled). */
+  #idleSince = 0;
+  /** When the first query after the last idle time was sent. */
+  #busySince = 0;
   #idleTimer: ReturnType<typeof setTimeout> | undefined;
   /** Runs while queries are pending, abandoning those past their deadline. */
   #sweepTimer: ReturnType<typeof setInterval> | undefined;
@@ -71,6 +79,7 @@ export class DotConnection {
     });
     this.#idleTimeoutMs = options.idleTimeoutMs;
     this.#presentsCertificate = options.spec.clientCert !== undefined;
+    this.#idleClose = options.idleClose;
     this.done = this.#readLoop();
     this.#armIdleTimer();
   }
@@ -183,11 +192,14 @@ export class DotConnection {
     if (this.#closeReason !== null) {
       return listener.failed(new UpstreamError("closed", this.#label, this.#closeReason));
     }
-    if (this.#pending.waiting === 0) clearTimeout(this.#idleTimer); // armed only while idle
     // Deadlines are checked by one sweep timer per connection rather than a
     // timer per query: the profile showed timer creation and clearing at
     // about 4 % of the CPU per query, and AbortSignal.timeout cost more.
     const sentAt = performance.now();
+    if (this.#pending.waiting === 0) {
+      clearTimeout(this.#idleTimer); // armed only while idle
+      this.#busySince = sentAt;
+    }
     const pending = this.#pending.add(frame, layout, sentAt, sentAt + timeoutMs, listener);
     if (pending === null) {
       return listener.failed(new UpstreamError("closed", this.#label, "every query ID is in use"));
@@ -229,10 +241,12 @@ export class DotConnection {
 
   async #readLoop(): Promise<void> {
     let reason = "server closed the connection";
+    let badReply = false;
     try {
       await readMessages(this.#conn.readable, (message) => {
         if (message.length < HEADER_LENGTH) {
           reason = `bad reply: message of ${message.length} octets`;
+          badReply = true;
           return false;
         }
         this.#deliver(message);
@@ -242,6 +256,7 @@ export class DotConnection {
     }
     if (this.#closeReason === null) {
       log.debug("{upstream}: {reason}", { upstream: this.#label, reason });
+      if (!badReply && this.#failure === "closed") this.#learnIdleClose();
     }
     this.close(reason);
   }
@@ -263,6 +278,22 @@ export class DotConnection {
       reason: detail,
     });
     return `TLS handshake failed: ${detail}`;
+  }
+
+  /**
+   * The server closed the connection: tell the upstream's learner how long
+   * it had been idle, when it was (see idle_close.ts).
+   */
+  #learnIdleClose(): void {
+    if (this.#idleClose === undefined) return;
+    if (this.#pending.waiting === 0) {
+      return this.#idleClose.observe(performance.now() - this.#idleSince);
+    }
+    // Queries crossed the close: nothing came back since the first of them
+    // went out, so the server closed after the idle time before it.
+    if (this.#lastReadAt < this.#busySince) {
+      this.#idleClose.observe(this.#busySince - this.#idleSince);
+    }
   }
 
   #deliver(message: Uint8Array): void {
@@ -362,6 +393,8 @@ export class DotConnection {
 
   #armIdleTimer(): void {
     clearTimeout(this.#idleTimer);
-    this.#idleTimer = setTimeout(() => this.close("idle"), this.#idleTimeoutMs);
+    this.#idleSince = performance.now();
+    const idleMs = this.#idleClose?.retireAfter(this.#idleTimeoutMs) ?? this.#idleTimeoutMs;
+    this.#idleTimer = setTimeout(() => this.close("idle"), idleMs);
   }
 }

@@ -17,6 +17,7 @@ import { getLogger } from "../log.ts";
 import { DotConnection } from "./dot_connection.ts";
 import { exchange, logListenerError, type ReplyListener } from "./reply_listener.ts";
 import { UpstreamHealth } from "./health.ts";
+import { IdleCloseLearner } from "./idle_close.ts";
 import { UpstreamError } from "./upstream_error.ts";
 import type { Upstream } from "./upstream.ts";
 import type { UpstreamSeries } from "./upstream.ts";
@@ -70,6 +71,7 @@ export class DotUpstream implements Upstream {
       connectTimeoutMs: options.connectTimeoutMs ?? 2000,
       idleTimeoutMs: options.idleTimeoutMs ?? 30000,
       onPinMismatch: () => options.metrics.pinMismatch.inc(),
+      idleClose: new IdleCloseLearner(this.label),
     };
     this.#maxConnections = options.maxConnections ?? 2;
     this.#maxInFlight = options.maxInFlightPerConnection ?? 512;

@@ -30,6 +30,12 @@ export interface FakeDotServerOptions {
    * connection closed. Default: {@linkcode defaultAnswer}.
    */
   handler?: (query: ReceivedQuery) => Reply | Promise<Reply>;
+  /**
+   * Close a connection idle this long (no query read, no reply owed), as public resolvers do:
+   * `"timer"` closes it when the time passes; `"on-query"` only when the next query arrives,
+   * unanswered (a close that crosses a query on its way). Default: never.
+   */
+  idleClose?: { readonly afterMs: number; readonly mode: "timer" | "on-query" };
 }
 
 /** A running fake DoT server; dispose (or `close()`) to stop it. */
@@ -44,6 +50,8 @@ export interface FakeDotServer extends AsyncDisposable {
   readonly openConnections: number;
   /** TLS handshakes that failed (e.g. a client rejected our certificate). */
   readonly handshakeFailures: number;
+  /** Connections closed by the server for being idle (see `idleClose`). */
+  readonly idleCloses: number;
   /** Stops listening, closes all open connections and waits for their loops to end. */
   close(): Promise<void>;
 }
@@ -58,7 +66,12 @@ export async function startFakeDotServer(
   ]);
   const hostname = options.hostname ?? "127.0.0.1";
   const listener = Deno.listenTls({ hostname, port: options.port ?? 0, cert, key });
-  return new FakeDotServerImpl(listener, hostname, options.handler ?? defaultAnswer);
+  return new FakeDotServerImpl(
+    listener,
+    hostname,
+    options.handler ?? defaultAnswer,
+    options.idleClose,
+  );
 }
 
 class FakeDotServerImpl implements FakeDotServer {
@@ -73,14 +86,18 @@ class FakeDotServerImpl implements FakeDotServer {
   #accepted = 0;
   #open = 0;
   #handshakeFailures = 0;
+  #idleCloses = 0;
+  readonly #idleClose: FakeDotServerOptions["idleClose"];
   #closing: Promise<void> | undefined;
 
   constructor(
     listener: Deno.TlsListener,
     hostname: string,
     handler: (query: ReceivedQuery) => Reply | Promise<Reply>,
+    idleClose: FakeDotServerOptions["idleClose"],
   ) {
     this.#listener = listener;
+    this.#idleClose = idleClose;
     this.hostname = hostname;
     this.port = listener.addr.port;
     this.#handler = handler;
@@ -95,6 +112,9 @@ class FakeDotServerImpl implements FakeDotServer {
   }
   get handshakeFailures(): number {
     return this.#handshakeFailures;
+  }
+  get idleCloses(): number {
+    return this.#idleCloses;
   }
 
   close(): Promise<void> {
@@ -138,6 +158,7 @@ class FakeDotServerImpl implements FakeDotServer {
       if (this.#closing !== undefined) return;
       const index = ++this.#accepted;
       this.#open++;
+      this.#becameIdle(socket);
       try {
         await this.#readQueries(socket, index);
       } finally {
@@ -166,6 +187,9 @@ class FakeDotServerImpl implements FakeDotServer {
           buffered = buffered.subarray(2 + length);
           const query = decodeQuery(raw, index, socket.signal);
           if (query === undefined) return; // undecodable: behave like a server that gives up
+          if (this.#closesOnQuery(socket)) return;
+          clearTimeout(socket.idleTimer);
+          socket.owed++;
           this.queries.push(query);
           this.#respond(socket, query);
         }
@@ -189,14 +213,41 @@ class FakeDotServerImpl implements FakeDotServer {
       }
       if (reply === "close") socket.close();
       else if (reply !== "ignore") await socket.send(reply);
+      if (--socket.owed === 0) this.#becameIdle(socket);
     })().finally(() => this.#loops.delete(loop));
     this.#loops.add(loop);
+  }
+
+  /** A connection owes no reply: the idle time starts (and, for "timer", its close). */
+  #becameIdle(socket: Socket): void {
+    socket.idleSince = performance.now();
+    if (this.#idleClose?.mode !== "timer" || socket.closed) return;
+    clearTimeout(socket.idleTimer);
+    socket.idleTimer = setTimeout(() => {
+      this.#idleCloses++;
+      socket.close();
+    }, this.#idleClose.afterMs);
+  }
+
+  /** For "on-query": a query after the idle time finds the connection closing. */
+  #closesOnQuery(socket: Socket): boolean {
+    const idleClose = this.#idleClose;
+    if (idleClose?.mode !== "on-query" || socket.owed > 0) return false;
+    if (performance.now() - socket.idleSince < idleClose.afterMs) return false;
+    this.#idleCloses++;
+    socket.close();
+    return true;
   }
 }
 
 /** One TLS connection: serialized framed writes, idempotent close, abort signal for handlers. */
 class Socket {
   readonly conn: Deno.TlsConn;
+  /** Replies owed (queries read, not yet answered or ignored). */
+  owed = 0;
+  /** When it last owed nothing. */
+  idleSince = 0;
+  idleTimer: ReturnType<typeof setTimeout> | undefined;
   #abort = new AbortController();
   #writes: Promise<void> = Promise.resolve();
 
@@ -230,6 +281,7 @@ class Socket {
   }
 
   close(): void {
+    clearTimeout(this.idleTimer);
     if (this.closed) return;
     this.#abort.abort();
     try {
