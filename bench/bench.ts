@@ -6,9 +6,12 @@
  *
  * Scenarios (as in the shared harness the README's comparison comes from):
  * udp-uncached (unique names, every query forwarded), udp-cached (100
- * repeated names), tcp-uncached (unique names over 10 TCP connections).
+ * repeated names), tcp-uncached (unique names over 10 TCP connections);
+ * then hedge (two in-process upstreams, one of them slow now and then:
+ * p99 with and without hedged queries, see hedge_scenario.ts).
  *
  * Usage: deno task bench [--duration S] [--clients N] [--outstanding N] [--workers N|auto]
+ *   [--only dnsperf|hedge] [--hedge-queries N] [--hedge-rate QPS]
  *
  * @module
  */
@@ -17,6 +20,7 @@ import { parseArgs } from "node:util";
 import { startUnbound } from "../tests/_util/unbound.ts";
 import { deadPort } from "../tests/_util/proxy_fixture.ts";
 import { dotproxy, forwardingArgs } from "../tests/_util/cli.ts";
+import { runHedgeScenario } from "./hedge_scenario.ts";
 
 const { values } = parseArgs({
   options: {
@@ -24,6 +28,9 @@ const { values } = parseArgs({
     clients: { type: "string", default: "10" },
     outstanding: { type: "string", default: "200" },
     workers: { type: "string", default: "auto" },
+    only: { type: "string" },
+    "hedge-queries": { type: "string", default: "10000" },
+    "hedge-rate": { type: "string", default: "500" },
   },
 });
 
@@ -108,28 +115,39 @@ async function runScenario(
   );
 }
 
-await ensureTools();
-await using unbound = await startUnbound();
-const port = deadPort();
-// The proxy logs warnings only, so its stderr pipe never fills during a run.
-const proxy = dotproxy([
-  ...forwardingArgs(port, unbound.dotPort, unbound.caFile, unbound.tlsName),
-  ...["--log-level", "warning"],
-  ...["--workers", values.workers],
-]).spawn();
-try {
-  await new Promise((resolve) => setTimeout(resolve, 1500));
-  print(
-    `dotproxy bench: ${values.duration} s per run, dnsperf -c ${values.clients} -q ${values.outstanding}, --workers ${values.workers}`,
-  );
-  print("| scenario | QPS | lost | avg ms | CPU ms/1k q | peak RSS MiB |");
-  print("|---|--:|--:|--:|--:|--:|");
-  await runScenario("udp-uncached", port, proxy.pid, "unique", false);
-  await runScenario("udp-cached", port, proxy.pid, "repeated", false);
-  await runScenario("tcp-uncached", port, proxy.pid, "unique", true);
-} finally {
-  for (const file of tempFiles) await Deno.remove(file);
-  proxy.kill("SIGTERM");
-  const { stderr } = await proxy.output();
-  Deno.stderr.writeSync(stderr);
+async function runDnsperfScenarios(): Promise<void> {
+  await ensureTools();
+  await using unbound = await startUnbound();
+  const port = deadPort();
+  // The proxy logs warnings only, so its stderr pipe never fills during a run.
+  const proxy = dotproxy([
+    ...forwardingArgs(port, unbound.dotPort, unbound.caFile, unbound.tlsName),
+    ...["--log-level", "warning"],
+    ...["--workers", values.workers],
+  ]).spawn();
+  try {
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    print(
+      `dotproxy bench: ${values.duration} s per run, dnsperf -c ${values.clients} -q ${values.outstanding}, --workers ${values.workers}`,
+    );
+    print("| scenario | QPS | lost | avg ms | CPU ms/1k q | peak RSS MiB |");
+    print("|---|--:|--:|--:|--:|--:|");
+    await runScenario("udp-uncached", port, proxy.pid, "unique", false);
+    await runScenario("udp-cached", port, proxy.pid, "repeated", false);
+    await runScenario("tcp-uncached", port, proxy.pid, "unique", true);
+  } finally {
+    for (const file of tempFiles) await Deno.remove(file);
+    proxy.kill("SIGTERM");
+    const { stderr } = await proxy.output();
+    Deno.stderr.writeSync(stderr);
+  }
+}
+
+if (values.only !== "hedge") await runDnsperfScenarios();
+if (values.only !== "dnsperf") {
+  await runHedgeScenario({
+    queries: Number(values["hedge-queries"]),
+    rate: Number(values["hedge-rate"]),
+    print,
+  });
 }
