@@ -144,9 +144,9 @@ export class ProxyMetrics {
       "dotproxy_upstream_forged_replies_total",
       "Plaintext UDP replies dropped because their source, ID or question matched no query " +
         "sent (forged, or stray); the real answer is still awaited (RFC 5452).",
-        ["to"],
-      ),
-    );
+      ["to"],
+    ),
+  );
   readonly #hedges = this.registry.register(
     new Counter(
       "dotproxy_upstream_hedges_total",
