@@ -142,7 +142,9 @@ Deno.test("DOTPROXY_HEDGE=30: a slow first upstream's query also goes to the sec
   const child = dotproxy([
     ...["--port", String(port), "--ca-file", testdataPath("tls", "ca.pem")],
     ...["--upstream", label(slow.port), "--upstream", label(fast.port)],
-    ...["--upstream-policy", "sequential", "--log-level", "warning"],
+    // One worker: the hedge budget is per worker, and each query below comes from a new socket
+    // that SO_REUSEPORT may hand to either worker.
+    ...["--upstream-policy", "sequential", "--log-level", "warning", "--workers", "1"],
   ], { DOTPROXY_HEDGE: "30" }).spawn();
   try {
     assert.ok(await waitUntilAnswering(port), "the proxy answers");
