@@ -73,7 +73,11 @@ export class ProxyMetrics {
     new Counter("dotproxy_dns_requests_total", "DNS queries received.", ["proto", "type"]),
   );
   readonly #responses = this.registry.register(
-    new Counter("dotproxy_dns_responses_total", "DNS responses sent.", ["rcode", "source"]),
+    new Counter("dotproxy_dns_responses_total", "DNS responses sent.", [
+      "proto",
+      "rcode",
+      "source",
+    ]),
   );
   readonly #duration = this.registry.register(
     new Histogram(
@@ -185,8 +189,10 @@ export class ProxyMetrics {
   readonly #requestSeries = memoized((proto: string) =>
     memoized((qtype: number) => this.#requests.with(proto, typeName(qtype)))
   );
-  readonly #responseSeries = memoized((rcode: number) =>
-    memoized((source: string) => this.#responses.with(rcodeName(rcode), source))
+  readonly #responseSeries = memoized((proto: string) =>
+    memoized((rcode: number) =>
+      memoized((source: string) => this.#responses.with(proto, rcodeName(rcode), source))
+    )
   );
   readonly #durationSeries = memoized((proto: string) => this.#duration.with(proto));
   readonly #cacheSeries = memoized((result: string) => this.#cache.with(result));
@@ -207,7 +213,7 @@ export class ProxyMetrics {
 
   /** A response went out; `source` is upstream, cache, stale or local. */
   response(proto: string, rcode: number, source: string, seconds: number): void {
-    this.#responseSeries(rcode)(source).inc();
+    this.#responseSeries(proto)(rcode)(source).inc();
     this.#durationSeries(proto).observe(seconds);
   }
 

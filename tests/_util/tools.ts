@@ -41,6 +41,8 @@ export const TOOLS: Readonly<Record<string, string>> = {
   "chroot": "coreutils",
   "ldd": "libc-bin",
   "systemd-analyze": "systemd",
+  // deploy/prometheus: the alert rules' checks and unit tests, and `check metrics` on /metrics.
+  "promtool": "prometheus",
   // deploy/systemd/dotproxy.service: ExecReload=/bin/kill (not in a minimal Debian).
   "kill": "procps",
   // Spawned by name, and called by deploy/scratch-rootfs.sh: in every Debian (Essential), but
