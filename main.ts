@@ -21,6 +21,7 @@ import { startProxy } from "./src/proxy.ts";
 import { canReusePortUdp } from "./src/frontend/reuse_port_udp.ts";
 import { Supervisor } from "./src/workers/supervisor.ts";
 import { resolveWorkers } from "./src/workers/worker_count.ts";
+import { tracingEnabled } from "./src/observability/query_tracer.ts";
 import denoJson from "./deno.json" with { type: "json" };
 
 const encoder = new TextEncoder();
@@ -90,12 +91,13 @@ async function serve(
   let proxy: Pick<Supervisor, "reload" | "enterLameDuck" | "shutdown">;
   try {
     const workers = resolveWorkers(config.workers, canReusePortUdp());
+    const tracing = tracingEnabled({ OTEL_DENO: Deno.env.get("OTEL_DENO") });
     if (workers > 1) {
-      proxy = await Supervisor.start({ config, workers, version: denoJson.version });
+      proxy = await Supervisor.start({ config, workers, version: denoJson.version, tracing });
       if (Deno.env.get("DOTPROXY_TEST_CONTROL") === "1") crashOnSignal(proxy as Supervisor);
     } else {
       const { http, ...rest } = config;
-      proxy = startProxy({ ...rest, version: denoJson.version, ...(http && { http }) });
+      proxy = startProxy({ ...rest, version: denoJson.version, tracing, ...(http && { http }) });
     }
   } catch (error) {
     log.error("{error}", { error: (error as Error).message });

@@ -25,6 +25,7 @@ import { ReusePortUdpSocket, type UdpSocket } from "./frontend/reuse_port_udp.ts
 import { Resolver } from "./cache/resolver.ts";
 import { ProxyMetrics } from "./observability/proxy_metrics.ts";
 import { type HttpEndpoint, startHttpServer } from "./observability/http_server.ts";
+import { QueryTracer } from "./observability/query_tracer.ts";
 import { getLogger } from "./log.ts";
 import { createDnssecCheck } from "./dnssec/dnssec_setup.ts";
 import type { WorkLimits } from "./dnssec/work_budget.ts";
@@ -51,6 +52,10 @@ export type ProxyOptions =
     readonly http?: { readonly hostname: string; readonly port: number };
     /** Log one line per answered query (`--log-queries`). */
     readonly logQueries?: boolean;
+    /** A span per query and per upstream attempt (Deno exports them: `OTEL_DENO=true`). */
+    readonly tracing?: boolean;
+    /** Query names on spans (`--trace-query-names`). @default {false} */
+    readonly traceQueryNames?: boolean;
     /** Version reported in `dotproxy_build_info`. */
     readonly version?: string;
     /** How often idle upstreams are probed when `http` is on. @default {5000} */
@@ -196,10 +201,12 @@ function buildQueryHandler(
   const bounds = { minTtl: options.cacheMinTtl ?? 0, maxTtl: options.cacheMaxTtl ?? 86400 };
   const router = () => routing.router;
   const validate = options.dnssec === "validate";
+  const tracing = buildTracer(options);
   const forwarder = new Forwarder({
     timeoutMs: options.timeoutMs,
     dnssecOk: validate,
     hedge: options.hedge ?? "auto",
+    ...tracing,
   });
   // The validator fetches DS and DNSKEY through the resolver, which is built after it.
   let resolver: Resolver | undefined = undefined;
@@ -220,8 +227,19 @@ function buildQueryHandler(
     metrics,
     logQueries: options.logQueries ?? false,
     ...(options.worker !== undefined && { worker: options.worker }),
+    ...tracing,
   });
   return { handler, cache };
+}
+
+/** The tracer when tracing is on (as options to spread), else nothing: no tracer, no cost. */
+function buildTracer(options: ProxyOptions): { tracing?: QueryTracer } {
+  if (!options.tracing) return {};
+  const queryNames = options.traceQueryNames ?? false;
+  log.info("Tracing queries with OpenTelemetry (query names {names})", {
+    names: queryNames ? "included" : "left out",
+  });
+  return { tracing: new QueryTracer({ version: options.version ?? "dev", queryNames }) };
 }
 
 /** Step 3 told: where the proxy listens and where it forwards. */

@@ -42,6 +42,33 @@ export interface QueryContext {
   readonly transport: Transport;
   /** The client's address and port, for logs. */
   readonly client: Deno.NetAddr;
+  /** The query's trace, when tracing is on (set by {@linkcode QueryTracing}). */
+  readonly trace?: QueryTrace;
+}
+
+/** The trace of one query (an OpenTelemetry span), told its outcome before the answer goes. */
+export interface QueryTrace {
+  /**
+   * @param query The query as received.
+   * @param layout Its layout, null when it could not be parsed.
+   * @param rcode The answer's response code.
+   * @param source Where the answer came from (upstream, cache, stale, local...) or why refused.
+   */
+  finished(query: Uint8Array, layout: MessageLayout | null, rcode: number, source: string): void;
+}
+
+/** Traces queries (implemented in `observability/query_tracer.ts`). */
+export interface QueryTracing {
+  /**
+   * Starts a query's trace and has `handler` handle it with a context that
+   * carries the trace and a listener that ends it.
+   */
+  trace(
+    query: Uint8Array,
+    context: QueryContext,
+    listener: AnswerListener,
+    handler: QueryHandler,
+  ): void;
 }
 
 /** Settings of the handler. */
@@ -57,6 +84,8 @@ export interface QueryHandlerOptions {
   readonly logQueries?: boolean;
   /** The worker this handler runs in (`--workers N`), named in the query log; absent with one. */
   readonly worker?: number;
+  /** A span per query (OpenTelemetry, `OTEL_DENO=true`); none when absent. */
+  readonly tracing?: QueryTracing;
 }
 
 /** What became of a query, for metrics and the query log. */
@@ -85,6 +114,8 @@ export class QueryHandler {
   readonly #metrics: ProxyMetrics;
   readonly #logQueries: boolean;
   readonly #worker: number | undefined;
+  /** Null when tracing is off: then nothing about traces is made per query. */
+  readonly #tracing: QueryTracing | null;
 
   /** @param options The resolver, the UDP size, metrics and logging. */
   constructor(options: QueryHandlerOptions) {
@@ -94,6 +125,7 @@ export class QueryHandler {
     this.#metrics = options.metrics;
     this.#logQueries = options.logQueries ?? false;
     this.#worker = options.worker;
+    this.#tracing = options.tracing ?? null;
   }
 
   /**
@@ -106,6 +138,9 @@ export class QueryHandler {
   handle(query: Uint8Array, context: QueryContext, listener: AnswerListener): void {
     // A listener, not a promise: one object (a ResolverWait) is all that a
     // forwarded query keeps waiting here (see forwarder.ts for why).
+    if (this.#tracing !== null && context.trace === undefined) {
+      return this.#tracing.trace(query, context, listener, this); // back here, traced
+    }
     const started = performance.now();
     let answer: Uint8Array | null;
     try {
@@ -145,6 +180,7 @@ export class QueryHandler {
     const rcode = getHeaderRcode(response) | (outcome.source === "badvers" ? RCODE.BADVERS : 0);
     const seconds = (performance.now() - started) / 1000;
     this.#metrics.response(context.transport, rcode, outcome.source, seconds);
+    if (this.#tracing !== null) context.trace?.finished(query, layout, rcode, outcome.source);
     if (this.#logQueries) this.#logQuery(query, layout, context, rcode, outcome, seconds);
     return response;
   }

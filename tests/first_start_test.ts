@@ -17,7 +17,7 @@ import { deadPort } from "./_util/proxy_fixture.ts";
  * The npm packages the product may use (names, sorted). A package added here is one more
  * download before every first start and one more dependency in the binary: it needs a reason.
  */
-const PRODUCT_NPM_PACKAGES = ["@logtape/logtape", "yaml"];
+const PRODUCT_NPM_PACKAGES = ["@logtape/logtape", "@opentelemetry/api", "yaml"];
 
 /** `deno` subcommands that resolve npm packages, and so must be given the lockfile. */
 const RESOLVING_SUBCOMMANDS = new Set(["run", "test", "check", "compile", "bench", "cache"]);

@@ -77,6 +77,7 @@ const NON_DEFAULT: Record<string, readonly string[]> = {
   lameduck: ["5000"],
   "log-queries": ["true"],
   workers: ["3"],
+  "trace-query-names": ["true"],
   "forward-zone": [
     "corp.example=10.8.0.1:853#dns.corp.example",
     "cluster.local=udp://10.96.0.10,udp://10.96.0.11:5353",

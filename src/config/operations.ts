@@ -25,6 +25,8 @@ export interface OperationsConfig {
   readonly logQueries: boolean;
   /** Threads that serve queries (`--workers N`); 0 = as many as the CPUs the process may use. */
   readonly workers: number;
+  /** Put query names on OpenTelemetry spans. */
+  readonly traceQueryNames: boolean;
 }
 
 /**
@@ -72,5 +74,12 @@ export const OPERATIONS_SETTINGS = {
     env: ["DOTPROXY_WORKERS"],
     parse: (raw, source, context) => raw === "auto" ? 0 : integer(1, 256)(raw, source, context),
     default: () => 0,
+  }),
+  traceQueryNames: single<boolean>({
+    flag: "trace-query-names",
+    boolean: true,
+    env: ["DOTPROXY_TRACE_QUERY_NAMES"],
+    parse: boolean,
+    default: () => false,
   }),
 };

@@ -12,6 +12,16 @@ Deno.test("parseConfig() leaves the operations endpoint, lame duck and query log
   assert.equal(config.http, undefined);
   assert.equal(config.lameDuckMs, 0);
   assert.equal(config.logQueries, false);
+  assert.equal(config.traceQueryNames, false);
+});
+
+Deno.test("parseConfig() reads --trace-query-names and DOTPROXY_TRACE_QUERY_NAMES", () => {
+  assert.equal(run(["--trace-query-names"]).traceQueryNames, true);
+  assert.equal(run([], { DOTPROXY_TRACE_QUERY_NAMES: "true" }).traceQueryNames, true);
+  assert.equal(
+    run(["--trace-query-names=false"], { DOTPROXY_TRACE_QUERY_NAMES: "true" }).traceQueryNames,
+    false,
+  );
 });
 
 Deno.test("parseConfig() reads --http, --lameduck and the --log-queries switch", () => {

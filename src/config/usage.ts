@@ -66,6 +66,9 @@ Operations:
       --workers N       threads serving queries on one port (SO_REUSEPORT) with one shared cache;
                         needs --allow-ffi when above 1 (default auto: the CPUs the process may
                         use, 1 without --allow-ffi)
+      --trace-query-names
+                        put query names on OpenTelemetry spans (OTEL_DENO=true turns tracing
+                        on; names are left out unless this is given)
   dotproxy healthcheck [options]
                         ask the running proxy (at --listen/--port) id.server. CH TXT; exit 0
                         when it answers, 1 otherwise (for container HEALTHCHECKs)
@@ -127,6 +130,7 @@ Environment (flags win over variables; empty variables count as unset):
   DOTPROXY_LAMEDUCK      --lameduck
   DOTPROXY_LOG_QUERIES   --log-queries (true or false)
   DOTPROXY_WORKERS       --workers
+  DOTPROXY_TRACE_QUERY_NAMES  --trace-query-names (true or false)
   DOTPROXY_ALLOW         --allow, comma-separated
   DOTPROXY_RATE_LIMIT    --rate-limit
   DOTPROXY_RATE_LIMIT_BURST        --rate-limit-burst

@@ -152,6 +152,7 @@ export class DotUpstream implements Upstream {
       if (this.#connections.length >= this.#maxConnections) {
         throw new UpstreamError("busy", this.label, "every connection is full");
       }
+      listener.newConnection?.();
       connection = await withTimeout(this.#connecting ??= this.#open(), timeoutMs, this.label);
     } catch (error) {
       return listener.failed(error);

@@ -12,6 +12,7 @@
 
 import type { MessageLayout } from "../wire/message.ts";
 import { buildUpstreamFrame } from "../wire/upstream_query.ts";
+import type { AttemptSpan, AttemptTrace, AttemptTracing } from "./attempt_trace.ts";
 import type { Exchanged, ReplyListener } from "./reply_listener.ts";
 import type { HedgeWaiter } from "./hedge_clock.ts";
 import { type HedgeMode, HedgePolicy, type UpstreamHedging } from "./hedge_policy.ts";
@@ -35,6 +36,8 @@ export interface ForwarderOptions {
   readonly dnssecOk?: boolean;
   /** `--hedge`: off, delays learned per upstream, or a fixed delay in ms. @default {"auto"} */
   readonly hedge?: HedgeMode;
+  /** A span per attempt, under the query's (OpenTelemetry); none when absent. */
+  readonly tracing?: AttemptTracing;
 }
 
 /** Told the outcome of {@linkcode Forwarder.forward}, once. */
@@ -56,14 +59,16 @@ export class Forwarder {
   readonly #dnssecOk: boolean;
   /** Null when `--hedge off`. */
   readonly #hedging: HedgePolicy<Forwarding> | null;
+  readonly #tracing: AttemptTracing | null;
 
-  /** @param options Deadlines and hedging. */
+  /** @param options Deadlines, hedging and tracing. */
   constructor(options: ForwarderOptions) {
     this.#timeoutMs = options.timeoutMs;
     this.#dnssecOk = options.dnssecOk ?? false;
     this.#attemptTimeoutMs = Math.min(options.attemptTimeoutMs ?? 2000, options.timeoutMs);
     const hedging = new HedgePolicy<Forwarding>(options.hedge ?? "auto");
     this.#hedging = hedging.enabled ? hedging : null;
+    this.#tracing = options.tracing ?? null;
   }
 
   /**
@@ -95,6 +100,7 @@ export class Forwarder {
       this.#attemptTimeoutMs,
       this.#hedging,
       listener,
+      this.#tracing === null ? null : this.#tracing.attempts(),
     ).next();
   }
 }
@@ -127,6 +133,10 @@ class Forwarding implements ReplyListener, HedgeWaiter<Forwarding> {
   readonly #listener: ForwardListener;
   /** Hedging, when it is on and the order has another upstream to hedge to. */
   readonly #hedging: HedgePolicy<Forwarding> | null;
+  /** Told of each attempt when tracing is on; null otherwise. */
+  readonly #trace: AttemptTrace | null;
+  /** The span of the attempt under way (when tracing). */
+  #span: AttemptSpan | null = null;
   #frame: Uint8Array;
   /** Index into the order of the upstream tried next (or now). */
   #index = 0;
@@ -158,6 +168,7 @@ class Forwarding implements ReplyListener, HedgeWaiter<Forwarding> {
     attemptTimeoutMs: number,
     hedging: HedgePolicy<Forwarding> | null,
     listener: ForwardListener,
+    trace: AttemptTrace | null,
   ) {
     this.#frame = frame;
     this.#layout = layout;
@@ -169,6 +180,7 @@ class Forwarding implements ReplyListener, HedgeWaiter<Forwarding> {
     this.#listener = listener;
     this.#hedging = hedging !== null && this.#order.length > 1 ? hedging : null;
     this.#hedging?.credit();
+    this.#trace = trace;
   }
 
   /** Sends the next attempt, or tells the caller that none is left. */
@@ -191,6 +203,7 @@ class Forwarding implements ReplyListener, HedgeWaiter<Forwarding> {
       this.#started = started;
       this.#outstanding++;
       upstream.metrics.sent.inc();
+      if (this.#trace !== null) this.#span = this.#trace.sent(upstream, false);
       if (this.#hedging !== null && this.#hedge === null) {
         const state = this.#upstreamHedging = this.#hedging.of(upstream);
         state.clock.add(this, started + this.#hedging.delayMs(state));
@@ -209,6 +222,7 @@ class Forwarding implements ReplyListener, HedgeWaiter<Forwarding> {
 
   /** The attempt's reply (see {@linkcode ReplyListener}). */
   replied(reply: Uint8Array, layout: MessageLayout, rttMs: number): void {
+    this.#span?.replied(rttMs);
     this.#outstanding--;
     this.#upstreamHedging?.clock.remove(this);
     this.#upstreamHedging?.rtt.record(rttMs);
@@ -217,6 +231,7 @@ class Forwarding implements ReplyListener, HedgeWaiter<Forwarding> {
 
   /** The attempt failed: resend, or try the next upstream (see {@linkcode ReplyListener}). */
   failed(error: unknown): void {
+    this.#span?.failed(error);
     this.#outstanding--;
     this.#upstreamHedging?.clock.remove(this);
     if (!(error instanceof UpstreamError)) return this.#finish(null, error);
@@ -229,6 +244,11 @@ class Forwarding implements ReplyListener, HedgeWaiter<Forwarding> {
       return this.next(); // the same upstream again, on a fresh connection
     }
     this.#failedOn(upstream, error, this.#started);
+  }
+
+  /** The attempt under way waits for a new connection (see {@linkcode ReplyListener}). */
+  newConnection(): void {
+    this.#span?.newConnection();
   }
 
   /**
@@ -247,6 +267,7 @@ class Forwarding implements ReplyListener, HedgeWaiter<Forwarding> {
       if (upstream === this.#upstream || !upstream.health.up) continue;
       if (!this.#hedging!.take()) return;
       const hedge = this.#hedge = new HedgeAttempt(this, upstream, now);
+      if (this.#trace !== null) hedge.span = this.#trace.sent(upstream, true);
       this.#outstanding++;
       upstream.metrics.sent.inc();
       upstream.metrics.hedged.inc();
@@ -258,6 +279,7 @@ class Forwarding implements ReplyListener, HedgeWaiter<Forwarding> {
 
   /** The hedge's reply: the answer, unless the attempt under way answered first. */
   hedgeReplied(hedge: HedgeAttempt, reply: Uint8Array, layout: MessageLayout, rttMs: number): void {
+    hedge.span?.replied(rttMs);
     this.#outstanding--;
     this.#hedging!.of(hedge.upstream).rtt.record(rttMs);
     if (!this.#finished) hedge.upstream.metrics.hedgeWon.inc();
@@ -266,6 +288,7 @@ class Forwarding implements ReplyListener, HedgeWaiter<Forwarding> {
 
   /** The hedge failed: wait for the attempt under way, or go on to the next upstream. */
   hedgeFailed(hedge: HedgeAttempt, error: unknown): void {
+    hedge.span?.failed(error);
     this.#outstanding--;
     if (!(error instanceof UpstreamError)) return this.#finish(null, error);
     hedge.upstream.metrics.failed(error.reason);
@@ -322,6 +345,9 @@ class Forwarding implements ReplyListener, HedgeWaiter<Forwarding> {
  * first is still under way. It hands its outcome to its {@linkcode Forwarding}.
  */
 class HedgeAttempt implements ReplyListener {
+  /** Its span, when tracing. */
+  span: AttemptSpan | null = null;
+
   /**
    * @param forwarding The query.
    * @param upstream Where the hedge went.
@@ -341,5 +367,10 @@ class HedgeAttempt implements ReplyListener {
   /** The hedge failed (see {@linkcode ReplyListener}). */
   failed(error: unknown): void {
     this.forwarding.hedgeFailed(this, error);
+  }
+
+  /** The hedge waits for a new connection (see {@linkcode ReplyListener}). */
+  newConnection(): void {
+    this.span?.newConnection();
   }
 }

@@ -40,6 +40,8 @@ export interface ReplyListener {
    * "bad-reply", "rejected"...), or any other error when something broke.
    */
   failed(error: unknown): void;
+  /** Told, before the outcome, that the query waits for a new connection (for traces). */
+  newConnection?(): void;
 }
 
 /**

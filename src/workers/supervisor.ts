@@ -48,6 +48,8 @@ export interface SupervisorOptions {
   readonly workers: number;
   /** Version reported in `dotproxy_build_info`. */
   readonly version: string;
+  /** Each worker traces its queries (OpenTelemetry, `OTEL_DENO=true`). @default {false} */
+  readonly tracing?: boolean;
 }
 
 /**
@@ -126,7 +128,12 @@ export class Supervisor {
     const { http: _http, ...rest } = config;
     const start: Omit<WorkerStart, "id"> = {
       kind: "start",
-      options: { ...rest, ...workerShare(config, workers), version: options.version },
+      options: {
+        ...rest,
+        ...workerShare(config, workers),
+        version: options.version,
+        tracing: options.tracing ?? false,
+      },
       cache: buffer,
       logLevel: config.logLevel,
       logFormat: config.logFormat,
