@@ -55,6 +55,8 @@ export interface QueryTrace {
    * @param source Where the answer came from (upstream, cache, stale, local...) or why refused.
    */
   finished(query: Uint8Array, layout: MessageLayout | null, rcode: number, source: string): void;
+  /** The answer's DNSSEC validation state (secure, insecure, bogus...), when validating. */
+  validated(state: string): void;
 }
 
 /** Traces queries (implemented in `observability/query_tracer.ts`). */
@@ -253,6 +255,10 @@ export class QueryHandler {
         const { query, layout } = wait;
         const options = { limit: wait.limit, maxUdpSize: this.#maxUdpSize };
         const outcome = this.#fromResolution(query, layout, options, resolution);
+        const security = resolution?.answer.security;
+        if (this.#tracing !== null && security !== undefined) {
+          wait.context.trace?.validated(security);
+        }
         answer = this.#finish(query, layout, wait.context, outcome, wait.started);
       } catch (thrown) {
         log.error("Query handling failed: {error}", { error: thrown });

@@ -125,6 +125,9 @@ Deno.test("OTLP: a span per query with a child per upstream attempt, and no quer
     assert.notEqual(last.statusCode, ERROR);
   }
 
+  // Not validating: no validation state.
+  for (const { query } of traced) assert.equal(query.attributes["dotproxy.dnssec"], undefined);
+
   // Personal data: no name in any attribute, nor anywhere in what was exported.
   for (const span of spans) assert.equal(span.attributes["dns.question.name"], undefined);
   assert.ok(!raw.includes("secret-name"), "no query name was exported");
@@ -138,5 +141,18 @@ Deno.test("OTLP: --trace-query-names puts the query name on query spans", async 
   // Upstream spans stay without it: the name is on the query's span only.
   for (const span of spans.filter((span) => span.name === "dns.upstream")) {
     assert.equal(span.attributes["dns.question.name"], undefined);
+  }
+});
+
+Deno.test("OTLP: with --dnssec validate, a query span carries the validation state", async () => {
+  const { spans } = await tracedRun(["--dnssec", "validate"]);
+  const traced = queries(spans);
+  assert.ok(traced.length >= 4, `${traced.length} query spans`);
+  // The fake upstream signs nothing under the root's trust anchor: every answer is bogus, and
+  // its client gets SERVFAIL, which marks the span as an error.
+  for (const { query } of traced) {
+    assert.equal(query.attributes["dotproxy.dnssec"], "bogus", JSON.stringify(query.attributes));
+    assert.equal(query.attributes["dns.response.code"], "SERVFAIL");
+    assert.equal(query.statusCode, ERROR);
   }
 });

@@ -142,6 +142,11 @@ class TracedQuery implements QueryContext, AnswerListener, QueryTrace {
     }
   }
 
+  /** See {@linkcode QueryTrace.validated}. */
+  validated(state: string): void {
+    this.#span.setAttribute("dotproxy.dnssec", state);
+  }
+
   /** See {@linkcode AnswerListener.answered}. */
   answered(answer: Uint8Array | null): void {
     if (answer === null) this.#span.setAttribute("dotproxy.dropped", true);
