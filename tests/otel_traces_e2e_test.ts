@@ -73,7 +73,8 @@ function queries(spans: ReceivedSpan[]) {
 }
 
 Deno.test("OTLP: a span per query with a child per upstream attempt, and no query name", async () => {
-  const { spans, raw, live, dead } = await tracedRun([]);
+  // One worker: the connection the first query opens is the one the others reuse.
+  const { spans, raw, live, dead } = await tracedRun(["--workers", "1"]);
   const traced = queries(spans);
   for (const { query, attempts } of traced) {
     assert.equal(query.service, "dotproxy-test");
@@ -134,7 +135,7 @@ Deno.test("OTLP: a span per query with a child per upstream attempt, and no quer
 });
 
 Deno.test("OTLP: --trace-query-names puts the query name on query spans", async () => {
-  const { spans } = await tracedRun(["--trace-query-names"]);
+  const { spans } = await tracedRun(["--trace-query-names", "--workers", "1"]);
   const names = queries(spans).map(({ query }) => query.attributes["dns.question.name"]);
   assert.ok(names.includes(`${SECRET}.`), String(names));
   assert.ok(names.every((name) => typeof name === "string" && name.endsWith(".")), String(names));
@@ -144,15 +145,20 @@ Deno.test("OTLP: --trace-query-names puts the query name on query spans", async 
   }
 });
 
-Deno.test("OTLP: with --dnssec validate, a query span carries the validation state", async () => {
-  const { spans } = await tracedRun(["--dnssec", "validate"]);
+Deno.test("OTLP: with --dnssec validate and two workers, query spans carry the validation state", async () => {
+  // Two workers (threads): each traces the queries it serves.
+  const { spans } = await tracedRun(["--dnssec", "validate", "--workers", "2"]);
   const traced = queries(spans);
   assert.ok(traced.length >= 4, `${traced.length} query spans`);
   // The fake upstream signs nothing under the root's trust anchor: every answer is bogus, and
   // its client gets SERVFAIL, which marks the span as an error.
   for (const { query } of traced) {
-    assert.equal(query.attributes["dotproxy.dnssec"], "bogus", JSON.stringify(query.attributes));
     assert.equal(query.attributes["dns.response.code"], "SERVFAIL");
     assert.equal(query.statusCode, ERROR);
+  }
+  const validated = traced.filter(({ query }) => query.attributes["dotproxy.cache"] === "miss");
+  assert.ok(validated.length >= 2);
+  for (const { query } of validated) {
+    assert.equal(query.attributes["dotproxy.dnssec"], "bogus", JSON.stringify(query.attributes));
   }
 });
