@@ -29,6 +29,7 @@
 import { HEADER_LENGTH } from "../wire/constants.ts";
 import { COUNT_OFFSET, readU16 } from "../wire/header.ts";
 import { allocateBytes } from "../wire/byte_slab.ts";
+import type { AnswerSecurity } from "../wire/responses.ts";
 import type { AnswerCache, CachedAnswer } from "./answer_cache.ts";
 import type { CacheEntry } from "./dns_cache.ts";
 
@@ -239,7 +240,7 @@ export class SharedCache implements AnswerCache {
       i32[(record + R_HASH) >> 2] = hash;
       i32[(record + R_TTL) >> 2] = entry.ttl;
       i32[(record + R_HITS) >> 2] = entry.hits;
-      i32[(record + R_EXT_RCODE) >> 2] = entry.extendedRcode;
+      i32[(record + R_EXT_RCODE) >> 2] = entry.extendedRcode | (securityCode(entry.security) << 16);
       u16[(record + R_KEY_LENGTH) >> 1] = key.length;
       u16[(record + R_MESSAGE_LENGTH) >> 1] = message.length;
       u16[(record + R_QUESTION_END) >> 1] = entry.questionEnd;
@@ -349,7 +350,8 @@ export class SharedCache implements AnswerCache {
     return new SharedEntry(this, { base, record, serial: this.#i32[(record + R_SERIAL) >> 2]! }, {
       message,
       questionEnd: u16[(record + R_QUESTION_END) >> 1]!,
-      extendedRcode: this.#i32[(record + R_EXT_RCODE) >> 2]!,
+      extendedRcode: this.#i32[(record + R_EXT_RCODE) >> 2]! & 0xffff,
+      security: SECURITY_STATES[this.#i32[(record + R_EXT_RCODE) >> 2]! >>> 16],
       errors,
       storedAt: this.#f64[(record + R_STORED) >> 3]! - this.#origin,
       ttl: this.#i32[(record + R_TTL) >> 2]!,
@@ -585,11 +587,30 @@ interface RecordLocation {
   readonly serial: number;
 }
 
+/**
+ * The DNSSEC states a record can hold, by their code in the upper half of
+ * the record's extended-rcode word (an extended rcode needs 12 bits); code 0
+ * is "not validated" (validation off).
+ */
+const SECURITY_STATES: readonly (AnswerSecurity | undefined)[] = [
+  undefined,
+  "secure",
+  "insecure",
+  "bogus",
+  "indeterminate",
+  "unchecked",
+];
+
+function securityCode(security: AnswerSecurity | undefined): number {
+  return security === undefined ? 0 : SECURITY_STATES.indexOf(security);
+}
+
 /** The fields of a copied-out entry. */
 interface EntryFields {
   readonly message: Uint8Array;
   readonly questionEnd: number;
   readonly extendedRcode: number;
+  readonly security: AnswerSecurity | undefined;
   readonly errors: readonly Uint8Array[];
   readonly storedAt: number;
   readonly ttl: number;
@@ -606,6 +627,8 @@ class SharedEntry implements CachedAnswer {
   readonly message: Uint8Array;
   readonly questionEnd: number;
   readonly extendedRcode: number;
+  /** The DNSSEC state it was stored with: a cached answer never upgrades itself. */
+  readonly security: AnswerSecurity | undefined;
   readonly errors: readonly Uint8Array[];
   readonly storedAt: number;
   readonly ttl: number;
@@ -621,6 +644,7 @@ class SharedEntry implements CachedAnswer {
     this.message = fields.message;
     this.questionEnd = fields.questionEnd;
     this.extendedRcode = fields.extendedRcode;
+    this.security = fields.security;
     this.errors = fields.errors;
     this.storedAt = fields.storedAt;
     this.ttl = fields.ttl;

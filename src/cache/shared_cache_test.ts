@@ -122,3 +122,21 @@ Deno.test("SharedCache.recover() empties the shards a dead owner left locked", (
   shared.set(entry("b", 60, 0));
   assert.ok(shared.get("b", 1));
 });
+
+Deno.test("SharedCache keeps each entry's DNSSEC state and its extended rcode for every worker", () => {
+  const first = cache(100, 65536);
+  const second = new SharedCache(first.buffer, 2);
+  const now = performance.now();
+  const states = [undefined, "secure", "insecure", "bogus", "indeterminate", "unchecked"] as const;
+  for (const [i, security] of states.entries()) {
+    const message = new Uint8Array(100);
+    message[7] = 1;
+    const answer = { message, questionEnd: 19, extendedRcode: 16 + i, errors: [], security };
+    first.set(new CacheEntry(`name${i}.`, answer, 60, now));
+  }
+  for (const [i, security] of states.entries()) {
+    const found = second.get(`name${i}.`, now + 1)!;
+    assert.equal(found.security, security, `name${i}.`);
+    assert.equal(found.extendedRcode, 16 + i);
+  }
+});
