@@ -11,8 +11,11 @@
  * concatenated frames are still valid RFC 7858 §3.3 framing (and RFC 7766
  * §8 for answers to a TCP client).
  *
- * A write that the peer does not take within `stallTimeoutMs` (a client
- * that never reads) fails the writer: one timer per write, not per frame.
+ * A frame that the peer has not taken within `stallTimeoutMs` of being
+ * queued (a client that never reads, or reads a little now and then) fails
+ * the writer. The deadline runs from when the frame was queued, not from
+ * when its write began, so a queue cannot outlive it by being written one
+ * slow write at a time; still one timer per write, not per frame.
  *
  * @module
  */
@@ -34,11 +37,17 @@ export class CoalescingWriter {
   /** Frames waiting for the next write. */
   #queue: Uint8Array[] = [];
   #queuedBytes = 0;
+  /** When each frame of `#queue` was queued (`performance.now()`); kept only with a stall timeout. */
+  #queuedAt: number[] = [];
   readonly #stallTimeoutMs: number;
-  readonly #onSettled: ((frames: number) => void) | undefined;
+  readonly #onSettled: ((counted: number, uncounted: number) => void) | undefined;
   #writing = false;
   /** Counted frames in the write under way. */
   #inWrite = 0;
+  /** Uncounted frames in the write under way. */
+  #inWriteUncounted = 0;
+  /** When the oldest frame of the write under way was queued. */
+  #inWriteSince = 0;
   /** Frames queued with `counted` false; rare (e.g. REFUSED), so looked up only when present. */
   readonly #uncounted = new WeakSet<Uint8Array>();
   #uncountedQueued = 0;
@@ -50,15 +59,19 @@ export class CoalescingWriter {
   /**
    * @param writer Where the bytes go.
    * @param onError Called once when a write fails or stalls; nothing is written after.
-   * @param options `stallTimeoutMs`: longest time one write may take
-   * (unlimited when omitted); `onSettled`: told how many frames were
-   * written, or dropped when the writer stopped, so that whoever holds
-   * resources per frame can free them.
+   * @param options `stallTimeoutMs`: longest time a frame may wait, from
+   * being queued to being written (unlimited when omitted); `onSettled`:
+   * told how many frames were written, or dropped when the writer stopped
+   * (counted and uncounted apart), so that whoever holds resources per
+   * frame can free them.
    */
   constructor(
     writer: WritableStreamDefaultWriter<Uint8Array>,
     onError: (error: unknown) => void,
-    options: { stallTimeoutMs?: number; onSettled?: (frames: number) => void } = {},
+    options: {
+      stallTimeoutMs?: number;
+      onSettled?: (counted: number, uncounted: number) => void;
+    } = {},
   ) {
     this.#writer = writer;
     this.#onError = onError;
@@ -76,7 +89,7 @@ export class CoalescingWriter {
    * Queues a frame; it is written in this event-loop turn or with the next write.
    *
    * @param frame Length prefix and message.
-   * @param counted Whether `onSettled` counts this frame.
+   * @param counted Whether `onSettled` counts this frame as counted (else as uncounted).
    */
   send(frame: Uint8Array, counted = true): void {
     if (this.#stopped) return;
@@ -85,6 +98,7 @@ export class CoalescingWriter {
       this.#uncountedQueued++;
     }
     this.#queue.push(frame);
+    if (this.#stallTimeoutMs > 0) this.#queuedAt.push(performance.now());
     this.#queuedBytes += frame.length;
     if (this.#writing || this.#flushScheduled) return;
     this.#flushScheduled = true;
@@ -98,11 +112,15 @@ export class CoalescingWriter {
   stop(): void {
     if (this.#stopped) return;
     this.#stopped = true;
-    const dropped = this.#counted(this.#queue) + this.#inWrite;
+    const queuedCounted = this.#counted(this.#queue);
+    const counted = queuedCounted + this.#inWrite;
+    const uncounted = this.#queue.length - queuedCounted + this.#inWriteUncounted;
     this.#queue = [];
+    this.#queuedAt = [];
     this.#queuedBytes = 0;
     this.#inWrite = 0;
-    if (dropped > 0) this.#onSettled?.(dropped);
+    this.#inWriteUncounted = 0;
+    if (counted + uncounted > 0) this.#onSettled?.(counted, uncounted);
     this.#wakeDrainWaiters();
   }
 
@@ -112,9 +130,11 @@ export class CoalescingWriter {
       while (this.#queue.length > 0 && !this.#stopped) {
         const chunk = this.#takeChunk();
         await this.#write(chunk);
-        const written = this.#inWrite;
+        const counted = this.#inWrite;
+        const uncounted = this.#inWriteUncounted;
         this.#inWrite = 0;
-        if (written > 0) this.#onSettled?.(written);
+        this.#inWriteUncounted = 0;
+        if (counted + uncounted > 0) this.#onSettled?.(counted, uncounted);
       }
     } catch (error) {
       this.stop();
@@ -128,9 +148,12 @@ export class CoalescingWriter {
   /** Takes queued frames, up to MAX_WRITE_BYTES (or one larger frame), as one buffer. */
   #takeChunk(): Uint8Array {
     const queue = this.#queue;
+    this.#inWriteSince = this.#queuedAt[0] ?? 0;
     if (this.#queuedBytes <= MAX_WRITE_BYTES) {
       this.#inWrite = this.#counted(queue);
+      this.#inWriteUncounted = queue.length - this.#inWrite;
       this.#queue = [];
+      if (this.#queuedAt.length > 0) this.#queuedAt = [];
       const bytes = this.#queuedBytes;
       this.#queuedBytes = 0;
       return queue.length === 1 ? queue[0]! : concat(queue, bytes);
@@ -143,7 +166,9 @@ export class CoalescingWriter {
       bytes += queue[count++]!.length;
     }
     const taken = queue.splice(0, count);
+    if (this.#queuedAt.length > 0) this.#queuedAt.splice(0, count);
     this.#inWrite = this.#counted(taken);
+    this.#inWriteUncounted = taken.length - this.#inWrite;
     this.#queuedBytes -= bytes;
     return taken.length === 1 ? taken[0]! : concat(taken, bytes);
   }
@@ -159,14 +184,16 @@ export class CoalescingWriter {
     return counted;
   }
 
+  /** Writes a chunk before its oldest frame has waited `stallTimeoutMs`, or throws. */
   async #write(chunk: Uint8Array): Promise<void> {
     if (this.#stallTimeoutMs === 0) return await this.#writer.write(chunk);
+    const left = this.#inWriteSince + this.#stallTimeoutMs - performance.now();
+    const stall = () =>
+      new StalledWriteError(`frame not taken within ${this.#stallTimeoutMs} ms of being queued`);
+    if (left <= 0) throw stall();
     let timer: ReturnType<typeof setTimeout> | undefined;
     const stalled = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new StalledWriteError(`write not taken within ${this.#stallTimeoutMs} ms`)),
-        this.#stallTimeoutMs,
-      );
+      timer = setTimeout(() => reject(stall()), left);
     });
     try {
       await Promise.race([this.#writer.write(chunk), stalled]);

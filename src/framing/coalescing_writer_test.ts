@@ -79,3 +79,41 @@ Deno.test("CoalescingWriter fails a write the peer does not take in time, and se
   await writer.drained();
   assert.deepEqual(settled, [3]);
 });
+
+Deno.test("CoalescingWriter reports the uncounted frames it settles apart", async () => {
+  const sink = recordingSink();
+  const settled: [number, number][] = [];
+  const writer = new CoalescingWriter(sink.writer, () => assert.fail("no error expected"), {
+    onSettled: (counted, uncounted) => settled.push([counted, uncounted]),
+  });
+  writer.send(frameOf(1, 1));
+  writer.send(frameOf(1, 2), false);
+  writer.send(frameOf(1, 3), false);
+  await writer.drained();
+  assert.deepEqual(settled, [[1, 2]]);
+});
+
+Deno.test("CoalescingWriter's stall deadline runs from when a frame was queued, not from its write", async () => {
+  // Each write is taken after 3/4 of the stall timeout: every write on its
+  // own is in time, but the second frame has waited 3/4 of it behind the
+  // first before its own write starts, so it is not written in time.
+  const stallTimeoutMs = 400;
+  const writes: number[] = [];
+  const stream = new WritableStream<Uint8Array>({
+    async write(chunk) {
+      await new Promise((resolve) => setTimeout(resolve, stallTimeoutMs * 3 / 4));
+      writes.push(chunk.length);
+    },
+  });
+  let failure: unknown;
+  const settled: number[] = [];
+  const writer = new CoalescingWriter(stream.getWriter(), (error) => failure = error, {
+    stallTimeoutMs,
+    onSettled: (counted) => settled.push(counted),
+  });
+  for (let i = 0; i < 4; i++) writer.send(frameOf(40_000, i)); // one frame per write
+  await writer.drained();
+  assert.ok(failure instanceof StalledWriteError, "the queued frames waited too long");
+  assert.deepEqual(settled, [1, 3], "the first written, the rest dropped");
+  await new Promise((resolve) => setTimeout(resolve, stallTimeoutMs)); // the abandoned write ends
+});

@@ -6,14 +6,16 @@
  * Time limits: a connection with nothing in flight is closed after the idle
  * timeout, and the timer restarts only when a whole query has arrived, so a
  * client sending a byte at a time (slowloris) is cut off as surely as a
- * silent one (§6.2.3). A write the client does not read within the same time
- * closes the connection too, so a client that never reads cannot pin answers
- * in memory.
+ * silent one (§6.2.3). An answer the client has not taken within the same
+ * time of being queued closes the connection too, so a client that never
+ * reads, or reads a little now and then, cannot pin answers in memory.
  *
  * Answers that complete together go out in one write (see
- * {@linkcode CoalescingWriter}); the cap on queries in flight pauses reading
- * between reads, so one read's worth of queries (at most 16 KiB) may go
- * beyond it, and the proxy-wide in-flight cap still applies to each.
+ * {@linkcode CoalescingWriter}). The cap on queries in flight counts the
+ * REFUSED answers waiting to be written as well (they take no proxy-wide
+ * slot), and pauses reading between reads, so one read's worth of queries
+ * (at most 16 KiB) may go beyond it; the proxy-wide in-flight cap still
+ * applies to each query answered.
  *
  * @module
  */
@@ -40,7 +42,7 @@ export interface ClientConnectionOptions {
   readonly address: IpAddress | null;
   /** The client is not on the access list: answer REFUSED once, then close. */
   readonly denied: boolean;
-  /** Close after this long idle, stalled mid-query or not reading an answer. */
+  /** Close after this long idle, stalled mid-query, or with an answer not read for this long. */
   readonly idleTimeoutMs: number;
   /** Queries handled at once; reading pauses beyond (checked between reads). */
   readonly maxInFlight: number;
@@ -55,7 +57,10 @@ export class ClientConnection implements TableEntry, AnswerListener {
   readonly #client: string;
   /** What the handler learns of every query on this connection. */
   readonly #context: QueryContext;
-  /** Queries being answered or whose answers are not written yet; the connection closes only when none is left. */
+  /**
+   * Queries being answered or whose answers (REFUSED ones too) are not
+   * written yet; the connection closes only when none is left.
+   */
   #inFlight = 0;
   /** Queries waiting for their answer from the handler. */
   #answering = 0;
@@ -95,7 +100,10 @@ export class ClientConnection implements TableEntry, AnswerListener {
     this.#writer = new CoalescingWriter(
       this.#conn.writable.getWriter(),
       (error) => this.#writeFailed(error),
-      { stallTimeoutMs: this.#options.idleTimeoutMs, onSettled: (n) => this.#settled(n) },
+      {
+        stallTimeoutMs: this.#options.idleTimeoutMs,
+        onSettled: (answered, refused) => this.#settled(answered, refused),
+      },
     );
     this.#done = this.#serve();
   }
@@ -192,14 +200,19 @@ export class ClientConnection implements TableEntry, AnswerListener {
    */
   answered(answer: Uint8Array | null): void {
     this.#answering--;
-    if (answer === null || this.#closed) return this.#settled(1);
+    if (answer === null || this.#closed) return this.#settled(1, 0);
     this.#writer!.send(frame(answer));
   }
 
-  /** Answers written (or dropped, or never made): free their slots. */
-  #settled(count: number): void {
-    this.#options.admission.inFlight.release(count);
-    this.#inFlight -= count;
+  /**
+   * Answers written (or dropped, or never made): free their slots.
+   *
+   * @param answered Answers from the handler, each holding a proxy-wide slot.
+   * @param refused REFUSED answers, which hold only a place under this connection's cap.
+   */
+  #settled(answered: number, refused: number): void {
+    this.#options.admission.inFlight.release(answered);
+    this.#inFlight -= answered + refused;
     const wake = this.#wakeReader;
     this.#wakeReader = null;
     wake?.();
@@ -208,9 +221,15 @@ export class ClientConnection implements TableEntry, AnswerListener {
     else this.#armIdleTimer();
   }
 
-  /** Queues an answer that holds no slot (REFUSED). */
+  /**
+   * Queues an answer that holds no proxy-wide slot (REFUSED). It counts
+   * under the connection's cap until written, so that a client over its
+   * rate that never reads pauses reading instead of growing the queue.
+   */
   #send(answer: Uint8Array | null): void {
-    if (answer !== null && !this.#closed) this.#writer!.send(frame(answer), false);
+    if (answer === null || this.#closed) return;
+    this.#inFlight++;
+    this.#writer!.send(frame(answer), false);
   }
 
   #writeFailed(error: unknown): void {
