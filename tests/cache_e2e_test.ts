@@ -13,7 +13,9 @@ import {
 } from "./_util/fake_dot_server.ts";
 import { buildQuery, decode, type DecodedPacket, udpQuery } from "./_util/dns_client.ts";
 import { extendedErrorOf, ttlOf } from "./_util/records.ts";
-import { startTestProxy } from "./_util/proxy_fixture.ts";
+import { deadPort, startTestProxy } from "./_util/proxy_fixture.ts";
+import { dotproxy, forwardingArgs, waitUntilAnswering } from "./_util/cli.ts";
+import { testdataPath } from "./_util/tools.ts";
 import { cacheKey } from "../src/cache/cache_key.ts";
 import { CHUNK_SIZE } from "../src/cache/message_chunk.ts";
 import { parseMessage } from "../src/wire/message.ts";
@@ -130,6 +132,29 @@ Deno.test("serve-stale: with the upstream gone an expired answer comes back with
     assert.ok(firstTtl(fresh!)! > 30);
   } finally {
     await upstream.close();
+  }
+});
+
+Deno.test("right after a start, an expired answer is refreshed, not served stale", async () => {
+  // The failure-recheck timer (RFC 8767 §5) must not count a refresh that
+  // never failed as one that failed at the process's time origin: a proxy
+  // in its first 30 s answered every expired entry stale (TTL 30, EDE 3).
+  await using upstream = await startFakeDotServer({ handler: withTtl(2) });
+  const port = deadPort();
+  const child = dotproxy(forwardingArgs(port, upstream.port, testdataPath("tls", "ca.pem")))
+    .spawn();
+  try {
+    assert(await waitUntilAnswering(port), "the proxy did not start");
+    await ask(port, "short.example.test");
+    await sleep(2100);
+    const again = await ask(port, "short.example.test", { edns: {} });
+    assert.equal(extendedErrorOf(again), undefined, "not EDE 3 Stale Answer");
+    assert.equal(firstTtl(again), 2, "the upstream's fresh answer");
+    const asked = upstream.queries.filter((query) => query.name === "short.example.test");
+    assert.equal(asked.length, 2);
+  } finally {
+    child.kill("SIGTERM");
+    await child.output();
   }
 });
 

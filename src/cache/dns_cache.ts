@@ -49,8 +49,12 @@ export class CacheEntry implements Answer, ListNode<CacheEntry> {
   readonly security: AnswerSecurity | undefined;
   /** Times it was served fresh. */
   hits = 0;
-  /** When a refresh last failed (0 if never), for the RFC 8767 failure-recheck timer. */
-  refreshFailedAt = 0;
+  /**
+   * When a refresh last failed, for the RFC 8767 failure-recheck timer;
+   * -Infinity if never (not 0: `performance.now()` starts at 0 with the
+   * process, and 0 made every expired entry stale for the first 30 s).
+   */
+  refreshFailedAt = -Infinity;
   /** Offsets of the TTL fields, found on the first hit (most entries are never hit). */
   offsets: readonly number[] | null = null;
   /** Bytes charged to the cache besides its chunk (set by DnsCache). */
