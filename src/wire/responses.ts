@@ -7,7 +7,14 @@
  */
 
 import { allocateBytes, copyRange } from "./byte_slab.ts";
-import { EDNS_OPTION, HEADER_LENGTH, MIN_UDP_PAYLOAD, RCODE } from "./constants.ts";
+import {
+  EDE_CODE,
+  EDNS_OPTION,
+  HEADER_LENGTH,
+  MAX_MESSAGE_SIZE,
+  MIN_UDP_PAYLOAD,
+  RCODE,
+} from "./constants.ts";
 import {
   COUNT_OFFSET,
   FLAG2,
@@ -178,7 +185,10 @@ export interface ResponseOptions {
  * only when the client sent one (RFC 6891 §7), carrying the extended RCODE
  * and the Extended DNS Errors (padding, cookies and keepalive stay on the TLS
  * leg). If the response exceeds `limit`, the client gets the question alone
- * with TC=1 so that it retries over TCP (RFC 1035 §4.2.1, RFC 2181 §9).
+ * with TC=1 so that it retries over TCP (RFC 1035 §4.2.1, RFC 2181 §9);
+ * but not when the limit is already the largest a message can be (TCP),
+ * where a retry could get nothing more: the EDNS options go first, then
+ * the OPT record (see {@linkcode fitLargest}).
  *
  * @param answer The answer (its question has the same length as the client's).
  * @param query The client's query.
@@ -206,6 +216,7 @@ export function buildClientResponse(
   }
   const length = message.length + optLength;
   if (length > options.limit) {
+    if (options.limit >= MAX_MESSAGE_SIZE) return fitLargest(answer, query, queryLayout, options);
     return buildTruncated(
       message,
       query,
@@ -247,6 +258,42 @@ function setAuthenticData(
   const asked = (query[3]! & FLAG3.AD) !== 0 || clientEdns?.dnssecOk === true;
   response[3] = security === "secure" && asked ? response[3]! | FLAG3.AD : response[3]! & ~FLAG3.AD;
 }
+
+/**
+ * The response to an EDNS client when the answer and its OPT record exceed
+ * the largest message there is (65,535 octets, the TCP limit): TC=1 would
+ * send the client to retry where it already is. The Extended DNS Errors
+ * go first (they explain an answer, they are not part of it), then the OPT
+ * record itself, as if the client had sent none (an extended RCODE then
+ * becomes SERVFAIL). Only should the message alone not fit (it cannot,
+ * having come in one message) is the answer SERVFAIL with an EDE.
+ */
+function fitLargest(
+  answer: Answer,
+  query: Uint8Array,
+  queryLayout: MessageLayout,
+  options: ResponseOptions,
+): Uint8Array {
+  const { limit, maxUdpSize } = options;
+  // Not a spread: a cached answer's message is a getter. Without the OPT
+  // record the client's DO bit is not seen, so AD may be cleared (never set).
+  const { message, questionEnd, extendedRcode, security } = answer;
+  const bare: Answer = { message, questionEnd, extendedRcode, errors: NO_OPTIONS, security };
+  const plain = { limit, maxUdpSize, ...(options.ttls && { ttls: options.ttls }) };
+  const length = message.length;
+  if (length + OPT_HEADER_LENGTH <= limit) {
+    return buildClientResponse(bare, query, queryLayout, plain);
+  }
+  if (length <= limit) {
+    return buildClientResponse(bare, query, { ...queryLayout, edns: null }, plain);
+  }
+  return buildErrorResponse(query, queryLayout, RCODE.SERVFAIL, maxUdpSize, {
+    code: EDE_CODE.OTHER,
+    text: "answer too large",
+  });
+}
+
+const NO_OPTIONS: readonly Uint8Array[] = Object.freeze([]);
 
 /** The fields of the OPT record the proxy writes to a client. */
 function optFields(answer: Answer, options: ResponseOptions, clientEdns: Edns | null): OptFields {

@@ -236,3 +236,45 @@ Deno.test("buildClientResponse() drops octets after the upstream's last record",
   assert.equal(respond(padded, CLIENT_PLAIN).response.length, reply.length);
   assert.equal(respond(padded, CLIENT_EDNS).response.length, reply.length + 11);
 });
+
+/** A reply to the client's question whose message, without any OPT record, is `size` octets. */
+function replyOfSize(size: number, additionals: PacketRecord[] = []): Uint8Array {
+  // TXT strings of 255 octets and a shorter last one, each with its length octet.
+  const build = (rdata: number) => {
+    const full = Math.floor(rdata / 256);
+    const strings = [...Array.from({ length: full }, () => "x".repeat(255))];
+    if (rdata % 256 > 0) strings.push("y".repeat(rdata % 256 - 1));
+    const answers = [{ name: "www.example.com", type: "TXT", ttl: 60, data: strings }];
+    return encode(forDnsPacket({ ...REPLY, answers, authorities: [], additionals }));
+  };
+  const optLength = (bytes: Uint8Array) => {
+    const edns = parseMessage(bytes).edns;
+    return edns === null ? 0 : edns.end - edns.start;
+  };
+  const probe = build(256);
+  const reply = build(256 + size - (probe.length - optLength(probe)));
+  assert.equal(reply.length - optLength(reply), size);
+  return reply;
+}
+
+Deno.test("buildClientResponse() never truncates at the 65,535-octet limit: it sheds the EDNS options, then the OPT", () => {
+  // Room for the answer and a bare OPT record, not for the upstream's Extended DNS Error.
+  const withEde = replyOfSize(65_520, [opt(FLAGS.DO, [EDE])]);
+  const shed = respond(withEde, CLIENT_EDNS);
+  assert.equal(shed.decoded.flag_tc, false);
+  assert.equal(shed.response.length, 65_520 + 11);
+  assert.equal(shed.decoded.answers.length, 1);
+  assert.deepEqual(shed.decoded.additionals.map((record) => record.options), [[]]);
+  assert.equal(shed.layout.edns?.dnssecOk, true, "the OPT record keeps the DO bit");
+  // No room for an OPT record at all: the answer alone.
+  const big = respond(replyOfSize(65_530), CLIENT_EDNS);
+  assert.equal(big.decoded.flag_tc, false);
+  assert.equal(big.response.length, 65_530);
+  assert.deepEqual([big.decoded.answers.length, big.decoded.additionals], [1, []]);
+  assert.equal(big.decoded.rcode, "NOERROR");
+  // An extended RCODE cannot be said without the OPT record: SERVFAIL, as for a client without EDNS.
+  const extended = respond(replyOfSize(65_530, [opt(0, [], 1)]), CLIENT_EDNS);
+  assert.deepEqual([extended.decoded.flag_tc, extended.decoded.rcode], [false, "SERVFAIL"]);
+  // Below 65,535 (UDP), the client is still told to retry over TCP.
+  assert.equal(respond(withEde, CLIENT_EDNS, 65_534).decoded.flag_tc, true);
+});
