@@ -23,6 +23,7 @@ import { DnsCache } from "./cache/dns_cache.ts";
 import type { AnswerCache } from "./cache/answer_cache.ts";
 import { ReusePortUdpSocket, type UdpSocket } from "./frontend/reuse_port_udp.ts";
 import { Resolver } from "./cache/resolver.ts";
+import { routeChanged } from "./routing/router.ts";
 import { ProxyMetrics } from "./observability/proxy_metrics.ts";
 import { type HttpEndpoint, startHttpServer } from "./observability/http_server.ts";
 import { QueryTracer } from "./observability/query_tracer.ts";
@@ -128,7 +129,7 @@ export function startProxy(options: ProxyOptions): RunningProxy {
   const limits = resolveLimits(options);
   const metrics = new ProxyMetrics(options.version ?? "dev");
   const routing = buildRouting(options, limits, metrics);
-  const { handler, cache } = buildQueryHandler(options, routing, metrics);
+  const { handler, cache, resolver } = buildQueryHandler(options, routing, metrics);
   const listeners = bindListeners(options.listen, options.port, options.reusePort ?? false);
   const frontends = startFrontends(listeners, handler, {
     limits,
@@ -149,7 +150,11 @@ export function startProxy(options: ProxyOptions): RunningProxy {
     metrics,
     http,
     enterLameDuck: () => lifecycle.enterLameDuck(),
-    reload: (next) => lifecycle.reload(next),
+    reload: (next) => {
+      const before = routing.router;
+      lifecycle.reload(next);
+      resolver.rerouted(routeChanged(before, routing.router));
+    },
     shutdown: (graceMs) => lifecycle.shutdown(graceMs),
     [Symbol.asyncDispose]: () => lifecycle.shutdown(),
   };
@@ -190,7 +195,7 @@ function buildQueryHandler(
   options: ProxyOptions,
   routing: Routing,
   metrics: ProxyMetrics,
-): { handler: QueryHandler; cache: AnswerCache | null } {
+): { handler: QueryHandler; cache: AnswerCache | null; resolver: Resolver } {
   const cacheSize = options.cacheSize ?? 10000;
   const cache = options.sharedCache ?? (cacheSize === 0 ? null : new DnsCache({
     maxEntries: cacheSize,
@@ -229,7 +234,7 @@ function buildQueryHandler(
     ...(options.worker !== undefined && { worker: options.worker }),
     ...tracing,
   });
-  return { handler, cache };
+  return { handler, cache, resolver };
 }
 
 /** The tracer when tracing is on (as options to spread), else nothing: no tracer, no cost. */

@@ -3,8 +3,14 @@
 // configuration keeps serving, and a change that needs a restart is reported and left alone.
 
 import assert from "node:assert/strict";
-import { type FakeDotServer, startFakeDotServer } from "./_util/fake_dot_server.ts";
-import { buildQuery, decode, udpQuery } from "./_util/dns_client.ts";
+import {
+  answer,
+  defaultAnswer,
+  type FakeDotServer,
+  type ReceivedQuery,
+  startFakeDotServer,
+} from "./_util/fake_dot_server.ts";
+import { type Answer, buildQuery, decode, udpQuery } from "./_util/dns_client.ts";
 import { deadPort } from "./_util/proxy_fixture.ts";
 import { testdataPath } from "./_util/tools.ts";
 
@@ -87,6 +93,24 @@ function parseLine(text: string): { level: string; message: string } {
   } catch {
     return { level: "not-json", message: text }; // e.g. a warning of Deno's own
   }
+}
+
+/** A SOA record for `zone` whose TTL and MINIMUM are `ttl` (negative answers live that long). */
+function soa(zone: string, ttl: number): Answer {
+  return {
+    type: "SOA",
+    name: zone,
+    ttl,
+    data: {
+      mname: `ns.${zone}`,
+      rname: `admin.${zone}`,
+      serial: 1,
+      refresh: 3600,
+      retry: 600,
+      expire: 86400,
+      minimum: ttl,
+    },
+  };
 }
 
 /** Waits (bounded: Deno starts in well under 10 s) until the proxy answers. */
@@ -242,4 +266,47 @@ Deno.test("SIGHUP without --config logs that there is nothing to reload and does
   assert.equal(exitCode, 0);
   const lines = proxy.lines.filter((line) => /nothing to reload/.test(line.message));
   assert.equal(lines.length, 2);
+});
+
+Deno.test("SIGHUP that routes a zone elsewhere drops the answers cached from its old route", async () => {
+  // A answers every name; under corp.internal it knows nothing (NXDOMAIN with
+  // a SOA, cached for an hour). B serves corp.internal.
+  const nxdomain = (query: ReceivedQuery) =>
+    query.name.toLowerCase().endsWith("corp.internal")
+      ? answer(query, { rcode: "NXDOMAIN", authorities: [soa("internal", 3600)] })
+      : defaultAnswer(query);
+  await using a = await startFakeDotServer({ handler: nxdomain });
+  await using b = await startFakeDotServer();
+  const dir = await Deno.makeTempDir({ prefix: "dotproxy_reload_" });
+  const file = `${dir}/dotproxy.yaml`;
+  const port = deadPort();
+  await Deno.writeTextFile(file, config(port, a));
+  const proxy = new ProxyProcess(["--config", file]);
+  let exitCode: number | undefined;
+  try {
+    await waitUntilServing(port);
+    const ask = async (name: string) => decode(await udpQuery(port, buildQuery(name, "A")));
+    assert.equal((await ask("intranet.corp.internal")).rcode, "NXDOMAIN");
+    assert.equal((await ask("intranet.corp.internal")).rcode, "NXDOMAIN", "from the cache");
+    assert.equal((await ask("www.example.test")).rcode, "NOERROR");
+    assert.equal(a.queries.filter((q) => q.name === "intranet.corp.internal").length, 1);
+
+    const seen = proxy.lines.length;
+    const zone = `corp.internal=127.0.0.1:${b.port}#dot.test`;
+    await Deno.writeTextFile(file, config(port, a, `forward-zone:\n  - ${zone}\n`));
+    proxy.kill("SIGHUP");
+    await proxy.waitForLine((line) => /^Reloaded /.test(line.message), seen);
+
+    const after = await ask("intranet.corp.internal");
+    assert.equal(after.rcode, "NOERROR", "answered by B, not A's NXDOMAIN from the cache");
+    assert.equal(b.queries.filter((q) => q.name === "intranet.corp.internal").length, 1);
+    // A name whose route did not change keeps its cached answer.
+    const aBefore = a.queries.length;
+    assert.equal((await ask("www.example.test")).rcode, "NOERROR");
+    assert.equal(a.queries.length, aBefore, "www.example.test still from the cache");
+  } finally {
+    exitCode = await proxy.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+  assert.equal(exitCode, 0);
 });

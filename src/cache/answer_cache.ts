@@ -45,4 +45,12 @@ export interface AnswerCache {
    * @param entry The entry.
    */
   set(entry: CacheEntry): void;
+  /**
+   * Drops every entry a predicate picks, whatever its age (e.g. the names
+   * a reload routes elsewhere).
+   *
+   * @param drop Whether to drop the entry of a cache key.
+   * @returns How many were dropped.
+   */
+  deleteWhere(drop: (key: string) => boolean): number;
 }

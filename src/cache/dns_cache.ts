@@ -185,6 +185,26 @@ export class DnsCache {
   }
 
   /**
+   * Drops every entry a predicate picks (e.g. those whose route changed on a
+   * reload), whatever its age.
+   *
+   * @param drop Whether to drop the entry of a cache key.
+   * @returns How many were dropped.
+   */
+  deleteWhere(drop: (key: string) => boolean): number {
+    let dropped = 0;
+    for (let entry = this.#recency.oldest; entry !== null;) {
+      const next: CacheEntry | null = entry.newer;
+      if (drop(entry.key)) {
+        this.#remove(entry);
+        dropped++;
+      }
+      entry = next;
+    }
+    return dropped;
+  }
+
+  /**
    * Stores an entry, replacing any under the same key, then evicts least
    * recently used entries until both bounds hold.
    *

@@ -74,3 +74,15 @@ Deno.test("DnsCache keeps expired entries for the stale window only", () => {
   assert.equal(cache.size, 0);
   assert.equal(cache.bytes, 0);
 });
+
+Deno.test("DnsCache.deleteWhere() drops the entries picked, fresh or not, and their bytes", () => {
+  const cache = new DnsCache({ maxEntries: 10, maxBytes: 1e6, staleTtl: 0 });
+  for (const key of ["a.corp", "b.corp", "c.pub"]) cache.set(entry(key, 3600, 0));
+  assert.equal(cache.deleteWhere((key) => key.endsWith(".corp")), 2);
+  assert.equal(cache.size, 1);
+  assert.equal(cache.get("a.corp", 1), undefined);
+  assert.ok(cache.get("c.pub", 1));
+  assert.equal(cache.bytes, CHUNK_SIZE + 2 * "c.pub".length + 352);
+  assert.equal(cache.deleteWhere(() => true), 1);
+  assert.equal(cache.bytes, 0);
+});

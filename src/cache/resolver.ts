@@ -110,6 +110,11 @@ export class Resolver {
    * a KeyTable, not a Map, so that waiting queries are not promoted (see key_table.ts).
    */
   readonly #inFlight = new KeyTable<Fetch>();
+  /**
+   * When routes last changed (`performance.now()`): answers to queries that
+   * arrived before may come from an old route, and are not cached.
+   */
+  #reroutedAt = -Infinity;
   /** {@linkcode #store}, for the exchanges in flight to call. */
   readonly #storeAnswer: StoreAnswer = (key, answer, upstream, now) =>
     this.#store(key, answer, upstream, now);
@@ -168,6 +173,23 @@ export class Resolver {
       (resolution) => listener.resolved(resolution),
       (error) => listener.resolved(null, error),
     );
+  }
+
+  /**
+   * Routes changed (a reload): drops the cached answers of the names now
+   * routed elsewhere, which their new upstreams may answer differently (a
+   * public NXDOMAIN for a name a new forward zone serves would otherwise
+   * outlive the reload by its negative TTL, up to a day), and caches no
+   * answer to a query that arrived before.
+   *
+   * @param changed Whether a name key is routed elsewhere now.
+   * @returns How many answers were dropped.
+   */
+  rerouted(changed: (name: string) => boolean): number {
+    this.#reroutedAt = performance.now();
+    const dropped = this.#cache?.deleteWhere((key) => changed(keyName(key))) ?? 0;
+    if (dropped > 0) log.info("Dropped {dropped} cached answers whose route changed", { dropped });
+    return dropped;
   }
 
   /** The entry expired but may still be served stale: refresh first, serve stale on failure. */
@@ -271,7 +293,7 @@ export class Resolver {
    */
   #store(key: string, answer: Answer, upstream: string, now: number): Resolution {
     const fresh: Resolution = { answer, source: "upstream", upstream };
-    if (this.#cache === null) return fresh;
+    if (this.#cache === null || now < this.#reroutedAt) return fresh;
     const ttl = cacheLifetime(answer, this.#bounds);
     if (ttl === null) return fresh;
     if (isServfail(answer)) {

@@ -361,6 +361,45 @@ export class SharedCache implements AnswerCache {
     });
   }
 
+  /**
+   * Drops every entry a predicate picks, one shard at a time (the predicate
+   * runs under the shard's lock: it must not use the cache).
+   *
+   * @param drop Whether to drop the entry of a cache key.
+   * @returns How many were dropped.
+   */
+  deleteWhere(drop: (key: string) => boolean): number {
+    let dropped = 0;
+    for (let shard = 0; shard < this.#shards; shard++) {
+      const base = HEADER_BYTES + shard * this.#shardBytes;
+      const slots = (base + CONTROL_BYTES) >> 2;
+      this.#lock(base);
+      try {
+        // Records first, then their slots: each drop shifts the slots after it.
+        const doomed: number[] = [];
+        for (let slot = 0; slot < this.#slots; slot++) {
+          if (this.#i32[slots + slot] === 0) continue;
+          const record = this.#recordAt(base, slot);
+          if (drop(this.#keyOf(record))) doomed.push(record);
+        }
+        for (const record of doomed) {
+          this.#drop(base, this.#slotOf(base, this.#i32[(record + R_HASH) >> 2]!, record));
+        }
+        dropped += doomed.length;
+      } finally {
+        this.#unlock(base);
+      }
+    }
+    return dropped;
+  }
+
+  /** The cache key of a record (one octet per character, as `#find` compares it). */
+  #keyOf(record: number): string {
+    const start = record + R_DATA;
+    const bytes = this.#u8.slice(start, start + this.#u16[(record + R_KEY_LENGTH) >> 1]!);
+    return String.fromCharCode.apply(null, bytes as unknown as number[]);
+  }
+
   #localTime(absolute: number): number {
     return absolute === 0 ? 0 : absolute - this.#origin;
   }

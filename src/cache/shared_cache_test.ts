@@ -140,3 +140,19 @@ Deno.test("SharedCache keeps each entry's DNSSEC state and its extended rcode fo
     assert.equal(found.extendedRcode, 16 + i);
   }
 });
+
+Deno.test("SharedCache.deleteWhere() drops the entries picked in every shard, for every attachment", () => {
+  const first = cache(4096, 4 * 1024 * 1024); // several shards
+  const second = new SharedCache(first.buffer, 2);
+  const keys = Array.from({ length: 300 }, (_, i) => `name${i}.${i % 3 === 0 ? "corp" : "pub"}.`);
+  for (const key of keys) first.set(entry(key, 3600, 0));
+  assert.equal(first.size, 300);
+  const corp = keys.filter((key) => key.endsWith(".corp."));
+  assert.equal(second.deleteWhere((key) => key.endsWith(".corp.")), corp.length);
+  assert.equal(first.size, 300 - corp.length);
+  for (const key of keys) {
+    assert.equal(first.get(key, 1) === undefined, key.endsWith(".corp."), key);
+  }
+  assert.equal(first.deleteWhere(() => true), 300 - corp.length);
+  assert.deepEqual([first.size, first.bytes], [0, 0]);
+});

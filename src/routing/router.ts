@@ -67,3 +67,22 @@ export class Router {
     return this.#table.lookup(name) ?? this.#default;
   }
 }
+
+/**
+ * Which names a change of router sends elsewhere: to other upstreams (the
+ * same ones in the same order count as unchanged, whatever the zone or the
+ * policy), or between a local answer and an upstream.
+ *
+ * @param before The router in use until now.
+ * @param after The router that replaces it.
+ * @returns Whether a name key (`keyName` of a cache key) is routed differently.
+ */
+export function routeChanged(before: Router, after: Router): (name: string) => boolean {
+  return (name) => !sameRoute(before.route(name), after.route(name));
+}
+
+function sameRoute(a: Route, b: Route): boolean {
+  if (a.kind === "local" || b.kind === "local") return a.kind === b.kind && a.zone === b.zone;
+  const [x, y] = [a.group.upstreams, b.group.upstreams];
+  return x.length === y.length && x.every((upstream, i) => upstream.label === y[i]!.label);
+}
