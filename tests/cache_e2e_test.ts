@@ -135,28 +135,31 @@ Deno.test("serve-stale: with the upstream gone an expired answer comes back with
   }
 });
 
-Deno.test("right after a start, an expired answer is refreshed, not served stale", async () => {
-  // The failure-recheck timer (RFC 8767 §5) must not count a refresh that
-  // never failed as one that failed at the process's time origin: a proxy
-  // in its first 30 s answered every expired entry stale (TTL 30, EDE 3).
-  await using upstream = await startFakeDotServer({ handler: withTtl(2) });
-  const port = deadPort();
-  const child = dotproxy(forwardingArgs(port, upstream.port, testdataPath("tls", "ca.pem")))
-    .spawn();
-  try {
-    assert(await waitUntilAnswering(port), "the proxy did not start");
-    await ask(port, "short.example.test");
-    await sleep(2100);
-    const again = await ask(port, "short.example.test", { edns: {} });
-    assert.equal(extendedErrorOf(again), undefined, "not EDE 3 Stale Answer");
-    assert.equal(firstTtl(again), 2, "the upstream's fresh answer");
-    const asked = upstream.queries.filter((query) => query.name === "short.example.test");
-    assert.equal(asked.length, 2);
-  } finally {
-    child.kill("SIGTERM");
-    await child.output();
-  }
-});
+for (const workers of [1, 2]) {
+  Deno.test(`right after a start, an expired answer is refreshed, not served stale (--workers ${workers})`, async () => {
+    // The failure-recheck timer (RFC 8767 §5) must not count a refresh that
+    // never failed as one that failed at the process's time origin: a proxy
+    // in its first 30 s answered every expired entry stale (TTL 30, EDE 3),
+    // from its own cache or the one its workers share.
+    await using upstream = await startFakeDotServer({ handler: withTtl(2) });
+    const port = deadPort();
+    const args = forwardingArgs(port, upstream.port, testdataPath("tls", "ca.pem"));
+    const child = dotproxy([...args, "--workers", String(workers)]).spawn();
+    try {
+      assert(await waitUntilAnswering(port), "the proxy did not start");
+      await ask(port, "short.example.test");
+      await sleep(2100);
+      const again = await ask(port, "short.example.test", { edns: {} });
+      assert.equal(extendedErrorOf(again), undefined, "not EDE 3 Stale Answer");
+      assert.equal(firstTtl(again), 2, "the upstream's fresh answer");
+      const asked = upstream.queries.filter((query) => query.name === "short.example.test");
+      assert.equal(asked.length, 2);
+    } finally {
+      child.kill("SIGTERM");
+      await child.output();
+    }
+  });
+}
 
 Deno.test("500 identical concurrent queries make one upstream query", async () => {
   await using upstream = await startFakeDotServer({

@@ -17,7 +17,7 @@ export interface CachedAnswer extends Answer {
   readonly ttl: number;
   /** Times it was served fresh (the resolver counts this hit itself). */
   hits: number;
-  /** When a refresh last failed (0 if never), for the RFC 8767 failure-recheck timer. */
+  /** When a refresh last failed (-Infinity if never), for the RFC 8767 failure-recheck timer. */
   refreshFailedAt: number;
   /** Offsets of the TTL fields, null until found once. */
   offsets: readonly number[] | null;

@@ -234,9 +234,8 @@ export class SharedCache implements AnswerCache {
       i32[(record + R_LENGTH) >> 2] = length;
       i32[(record + R_STATE) >> 2] = LIVE;
       this.#f64[(record + R_STORED) >> 3] = this.#origin + entry.storedAt;
-      this.#f64[(record + R_FAILED) >> 3] = entry.refreshFailedAt === 0
-        ? 0
-        : this.#origin + entry.refreshFailedAt;
+      // -Infinity (never) stays -Infinity.
+      this.#f64[(record + R_FAILED) >> 3] = this.#origin + entry.refreshFailedAt;
       i32[(record + R_HASH) >> 2] = hash;
       i32[(record + R_TTL) >> 2] = entry.ttl;
       i32[(record + R_HITS) >> 2] = entry.hits;
@@ -356,7 +355,7 @@ export class SharedCache implements AnswerCache {
       storedAt: this.#f64[(record + R_STORED) >> 3]! - this.#origin,
       ttl: this.#i32[(record + R_TTL) >> 2]!,
       hits,
-      refreshFailedAt: this.#localTime(this.#f64[(record + R_FAILED) >> 3]!),
+      refreshFailedAt: this.#f64[(record + R_FAILED) >> 3]! - this.#origin,
       offsets,
     });
   }
@@ -398,10 +397,6 @@ export class SharedCache implements AnswerCache {
     const start = record + R_DATA;
     const bytes = this.#u8.slice(start, start + this.#u16[(record + R_KEY_LENGTH) >> 1]!);
     return String.fromCharCode.apply(null, bytes as unknown as number[]);
-  }
-
-  #localTime(absolute: number): number {
-    return absolute === 0 ? 0 : absolute - this.#origin;
   }
 
   #offsetsStart(record: number): number {

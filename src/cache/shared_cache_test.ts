@@ -156,3 +156,10 @@ Deno.test("SharedCache.deleteWhere() drops the entries picked in every shard, fo
   assert.equal(first.deleteWhere(() => true), 300 - corp.length);
   assert.deepEqual([first.size, first.bytes], [0, 0]);
 });
+
+Deno.test("SharedCache: an entry whose refresh never failed says so as -Infinity, not time 0", () => {
+  // 0 read as "failed at the time origin": every expired entry served stale for 30 s after start.
+  const shared = cache(100, 65536, 60);
+  shared.set(entry("a", 1, 0));
+  assert.equal(shared.get("a", 2000)!.refreshFailedAt, -Infinity);
+});
