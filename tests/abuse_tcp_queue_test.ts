@@ -117,6 +117,7 @@ Deno.test("a TCP client that never reads its REFUSED answers cannot grow the pro
     ...["--upstream", `127.0.0.1:${upstream.port}#dot.test`],
     ...["--ca-file", testdataPath("tls", "ca.pem")],
     ...["--rate-limit", "1", "--tcp-idle-timeout", "60000"],
+    ...["--workers", "1"], // one isolate: the figures of docs/security.md
     ...["--http", `127.0.0.1:${httpPort}`],
   ]).spawn();
   let conn: Deno.TcpConn | undefined;
