@@ -32,6 +32,7 @@ import { allocateBytes } from "../wire/byte_slab.ts";
 import type { AnswerSecurity } from "../wire/responses.ts";
 import type { AnswerCache, CachedAnswer } from "./answer_cache.ts";
 import type { CacheEntry } from "./dns_cache.ts";
+import { halfSipHash13 } from "./key_table.ts";
 
 /** Arena bytes per entry of `--cache-size` when the byte bound is larger. */
 export const SHARED_BYTES_PER_ENTRY = 512;
@@ -41,6 +42,7 @@ const HEADER_BYTES = 64;
 const CONTROL_BYTES = 64;
 /** Word indexes in the header. */
 const H_MAGIC = 0, H_SHARDS = 1, H_SLOTS = 2, H_ARENA = 3, H_MAX_ENTRIES = 4, H_SEED = 5;
+const H_SEED_HIGH = 6;
 /** Float64 index in the header: the stale window in milliseconds. */
 const H_STALE_MS = 4;
 /** Word offsets in a shard's control block. */
@@ -85,6 +87,7 @@ export class SharedCache implements AnswerCache {
   readonly #maxEntries: number;
   readonly #staleMs: number;
   readonly #seed: number;
+  readonly #seedHigh: number;
   readonly #shardBytes: number;
   readonly #origin = performance.timeOrigin;
 
@@ -113,7 +116,7 @@ export class SharedCache implements AnswerCache {
     i32[H_SLOTS] = slots;
     i32[H_ARENA] = arena;
     i32[H_MAX_ENTRIES] = perShard;
-    i32[H_SEED] = crypto.getRandomValues(new Int32Array(1))[0]!;
+    i32.set(crypto.getRandomValues(new Int32Array(2)), H_SEED); // H_SEED and H_SEED_HIGH
     new Float64Array(buffer)[H_STALE_MS] = options.staleTtl * 1000;
     i32[H_MAGIC] = MAGIC;
     return buffer;
@@ -139,6 +142,7 @@ export class SharedCache implements AnswerCache {
     this.#arena = this.#i32[H_ARENA]!;
     this.#maxEntries = this.#i32[H_MAX_ENTRIES]!;
     this.#seed = this.#i32[H_SEED]!;
+    this.#seedHigh = this.#i32[H_SEED_HIGH]!;
     this.#staleMs = this.#f64[H_STALE_MS]!;
     this.#shardBytes = CONTROL_BYTES + 8 * this.#slots + this.#arena;
   }
@@ -598,11 +602,13 @@ export class SharedCache implements AnswerCache {
     return HEADER_BYTES + ((hash >>> 24) & (this.#shards - 1)) * this.#shardBytes;
   }
 
-  /** FNV-1a over the key's code units, seeded per cache (hash flooding). */
+  /**
+   * HalfSipHash-1-3 under the cache's random key, as the process-local
+   * tables use: names come from anyone who controls a zone, and an unkeyed
+   * hash lets them pile up in one shard and one probe run.
+   */
   #hash(key: string): number {
-    let hash = 0x811c9dc5 ^ this.#seed;
-    for (let i = 0; i < key.length; i++) hash = Math.imul(hash ^ key.charCodeAt(i), 0x01000193);
-    return hash;
+    return halfSipHash13(key, this.#seed, this.#seedHigh);
   }
 
   #sum(word: number): number {
