@@ -21,6 +21,7 @@ import { startUnbound } from "../tests/_util/unbound.ts";
 import { deadPort } from "../tests/_util/proxy_fixture.ts";
 import { dotproxy, forwardingArgs } from "../tests/_util/cli.ts";
 import { runHedgeScenario } from "./hedge_scenario.ts";
+import { type RssBreakdown, rssBreakdown } from "./rss_breakdown.ts";
 
 const { values } = parseArgs({
   options: {
@@ -78,6 +79,27 @@ function cpuTicks(pid: number): number {
   return Number(fields[11]) + Number(fields[12]); // utime + stime, in clock ticks (1/100 s)
 }
 
+/** Resident memory by kind of mapping, at the end of each scenario (MiB, see rss_breakdown.ts). */
+const breakdowns: [string, RssBreakdown][] = [];
+
+function printBreakdowns(): void {
+  const mib = (kib: number) => (kib / 1024).toFixed(1);
+  print("");
+  print("RSS at the end of each run, by mapping (MiB; see bench/rss_breakdown.ts):");
+  print(
+    "| when | binary file | binary+libs private | other files | malloc | V8 heap | stacks | other anon | total |",
+  );
+  print("|---|--:|--:|--:|--:|--:|--:|--:|--:|");
+  for (const [when, b] of breakdowns) {
+    print(
+      `| ${when} | ${mib(b.binaryFile)} | ${mib(b.binaryPrivate)} | ${mib(b.otherFiles)} | ` +
+        `${mib(b.malloc)} | ${mib(b.v8Heap)} | ${mib(b.stacks)} | ${mib(b.otherAnon)} | ${
+          mib(b.total)
+        } |`,
+    );
+  }
+}
+
 function peakRssMiB(pid: number): number {
   const line = Deno.readTextFileSync(`/proc/${pid}/status`).match(/VmHWM:\s+(\d+) kB/);
   return Number(line?.[1] ?? 0) / 1024;
@@ -103,6 +125,7 @@ async function runScenario(
     args: [...await args(), "-l", values.duration!],
   }).output();
   const cpuMs = (cpuTicks(pid) - before) * 10;
+  breakdowns.push([name, rssBreakdown(pid)]);
   const text = new TextDecoder().decode(stdout);
   const completed = Number(text.match(/Queries completed:\s+(\d+)/)?.[1] ?? 0);
   const lost = text.match(/Queries lost:\s+(\d+)/)?.[1] ?? "?";
@@ -130,11 +153,13 @@ async function runDnsperfScenarios(): Promise<void> {
     print(
       `dotproxy bench: ${values.duration} s per run, dnsperf -c ${values.clients} -q ${values.outstanding}, --workers ${values.workers}`,
     );
+    breakdowns.push(["idle", rssBreakdown(proxy.pid)]);
     print("| scenario | QPS | lost | avg ms | CPU ms/1k q | peak RSS MiB |");
     print("|---|--:|--:|--:|--:|--:|");
     await runScenario("udp-uncached", port, proxy.pid, "unique", false);
     await runScenario("udp-cached", port, proxy.pid, "repeated", false);
     await runScenario("tcp-uncached", port, proxy.pid, "unique", true);
+    printBreakdowns();
   } finally {
     for (const file of tempFiles) await Deno.remove(file);
     proxy.kill("SIGTERM");
