@@ -31,11 +31,14 @@ COPY --from=build /rootfs/ /
 USER 65532:65532
 # Every setting can be overridden with `docker run -e DOTPROXY_...=...` (docs/deployment.md).
 # 0.0.0.0 rather than "::": on Linux a "::" socket is dual-stack and the two cannot share a port.
+# MALLOC_ARENA_MAX=2: glibc malloc's per-thread arenas cost 5-10 MiB at peak (docs/performance.md,
+# "Memory"); it must come from the environment, glibc reads it before the proxy's code runs.
 ENV DOTPROXY_LISTEN=0.0.0.0 \
   DOTPROXY_PORT=53 \
   DOTPROXY_HTTP=0.0.0.0:9153 \
   DOTPROXY_LOG_FORMAT=json \
-  DOTPROXY_LAMEDUCK=5000
+  DOTPROXY_LAMEDUCK=5000 \
+  MALLOC_ARENA_MAX=2
 EXPOSE 53/udp 53/tcp 9153/tcp
 # `dotproxy healthcheck` queries id.server. CH TXT at DOTPROXY_LISTEN/DOTPROXY_PORT (0.0.0.0 means
 # 127.0.0.1), which the proxy answers itself: an upstream outage does not mark it unhealthy.

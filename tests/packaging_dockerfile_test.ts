@@ -168,6 +168,8 @@ Deno.test("the image's ENV is accepted by the proxy: all interfaces, port 53, me
   assert.equal(config.port, 53);
   assert.deepEqual(config.http, { hostname: "0.0.0.0", port: 9153 });
   assert.ok(config.lameDuckMs > 0);
+  // glibc reads it at the first malloc, so only the environment can set it (docs/performance.md).
+  assert.equal(env.MALLOC_ARENA_MAX, "2");
   // HEALTHCHECK runs `/dotproxy healthcheck` with the same ENV: it must query loopback port 53.
   const targets = healthcheckTargets(proxyConfig(["healthcheck"], env));
   assert.deepEqual(targets.map((target) => [target.hostname, target.port]), [["127.0.0.1", 53]]);

@@ -117,6 +117,7 @@ Deno.test("the unit's and the env file's settings are accepted; resolved forward
     Object.assign(env, parseEnvFile(line.replaceAll(" ", "\n")));
   }
   assert.deepEqual(directive("EnvironmentFile"), ["-/etc/dotproxy/dotproxy.env"]);
+  assert.equal(env.MALLOC_ARENA_MAX, "2", "fewer malloc arenas (docs/performance.md)");
   const example = parseEnvFile(
     await Deno.readTextFile(repoPath("deploy", "systemd", "dotproxy.env")),
   );
