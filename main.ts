@@ -87,14 +87,36 @@ async function serve(
   await setupLogging(config.logLevel, config.logFormat, config.logQueries);
   const log = getLogger();
   // Listened for before starting: workers take a while, and the first may already be serving.
+  // Listening for SIGHUP also replaces its default action, which is to exit, so a SIGHUP that
+  // arrives while the workers start must find a listener too. The listener stays until the process
+  // exits, so that a SIGHUP during the drain cannot kill it either.
   const signalled = waitForSignal();
-  let proxy: Pick<Supervisor, "reload" | "enterLameDuck" | "shutdown">;
+  let proxy: Pick<Supervisor, "reload" | "enterLameDuck" | "shutdown"> | undefined;
+  let running = config;
+  let stopping = false;
+  let reloadWhenStarted = false;
+  const reload = () => {
+    if (stopping) return log.info("Received SIGHUP while stopping: not reloading");
+    if (proxy === undefined) {
+      reloadWhenStarted = true;
+      return log.info("Received SIGHUP while starting: reloading once started");
+    }
+    const started = proxy;
+    running = reloadConfig(running, { configFile, load: reread, reload: (o) => started.reload(o) });
+  };
+  Deno.addSignalListener("SIGHUP", reload);
   try {
     const workers = resolveWorkers(config.workers, canReusePortUdp());
     const tracing = tracingEnabled({ OTEL_DENO: Deno.env.get("OTEL_DENO") });
     if (workers > 1) {
-      proxy = await Supervisor.start({ config, workers, version: denoJson.version, tracing });
-      if (Deno.env.get("DOTPROXY_TEST_CONTROL") === "1") crashOnSignal(proxy as Supervisor);
+      const supervisor = await Supervisor.start({
+        config,
+        workers,
+        version: denoJson.version,
+        tracing,
+      });
+      if (Deno.env.get("DOTPROXY_TEST_CONTROL") === "1") crashOnSignal(supervisor);
+      proxy = supervisor;
     } else {
       const { http, ...rest } = config;
       proxy = startProxy({ ...rest, version: denoJson.version, tracing, ...(http && { http }) });
@@ -104,14 +126,7 @@ async function serve(
     await shutdownLogging();
     return 1;
   }
-  // Listening for SIGHUP also replaces its default action, which is to exit. The listener stays
-  // until the process exits, so that a SIGHUP during the drain cannot kill it either.
-  let running = config;
-  let stopping = false;
-  Deno.addSignalListener("SIGHUP", () => {
-    if (stopping) return log.info("Received SIGHUP while stopping: not reloading");
-    running = reloadConfig(running, { configFile, load: reread, reload: (o) => proxy.reload(o) });
-  });
+  if (reloadWhenStarted) reload();
   const signal = await signalled;
   stopping = true;
   if (config.lameDuckMs > 0) {

@@ -323,3 +323,33 @@ for (const workers of [1, 2]) {
     assert.equal(exitCode, 0);
   });
 }
+
+Deno.test("SIGHUP while the other workers start (--workers 2) is applied once started, never fatal", async () => {
+  await using a = await startFakeDotServer();
+  await using b = await startFakeDotServer();
+  const dir = await Deno.makeTempDir({ prefix: "dotproxy_reload_" });
+  const file = `${dir}/dotproxy.yaml`;
+  const port = deadPort();
+  await Deno.writeTextFile(file, config(port, a));
+  const proxy = new ProxyProcess(["--config", file, "--workers", "2"], ["--allow-ffi"]);
+  let exitCode: number | undefined;
+  try {
+    // The first worker logs that it listens before the supervisor has seen it serve: a SIGHUP
+    // sent at once lands while the supervisor still waits for its workers.
+    await proxy.waitForLine((line) => /^Listening on/.test(line.message));
+    await Deno.writeTextFile(file, config(port, b));
+    proxy.kill("SIGHUP");
+    await proxy.waitForLine((line) => /^Reloaded /.test(line.message));
+    let reply = await udpQuery(port, buildQuery("after.example.test", "A")).catch(() => null);
+    for (let i = 0; i < 50 && !b.queries.some((q) => q.name === "after.example.test"); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100)); // bounded: 5 s
+      reply = await udpQuery(port, buildQuery("after.example.test", "A")).catch(() => null);
+    }
+    assert.ok(reply !== null && decode(reply).rcode === "NOERROR");
+    assert.ok(b.queries.some((q) => q.name === "after.example.test"), "the new upstream is used");
+  } finally {
+    exitCode = await proxy.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+  assert.equal(exitCode, 0);
+});
