@@ -40,7 +40,7 @@ const IDLE_PROBE_MS = 5_000;
 export type ProxyOptions =
   & Pick<Config, "listen" | "port" | "upstreams" | "caCerts" | "timeoutMs" | "maxUdpSize">
   & Partial<Pick<Config, "cacheSize" | "cacheMinTtl" | "cacheMaxTtl" | "staleTtl">>
-  & Partial<Pick<Config, "dnssec" | "trustAnchorFile">>
+  & Partial<Pick<Config, "dnssec" | "trustAnchorFile" | "dnssecInsecure">>
   & Partial<LimitsConfig>
   & {
     /** Bytes the cache may hold. @default {64 MiB} */
@@ -218,6 +218,7 @@ function buildQueryHandler(
   const check = validate
     ? createDnssecCheck({
       anchors: options.trustAnchorFile?.anchors ?? [],
+      insecure: options.dnssecInsecure ?? [],
       resolver: () => resolver!,
       router,
       metrics,

@@ -18,6 +18,7 @@ import { type SignedHierarchy, startSignedHierarchy } from "./_util/signed_hiera
 function startValidatingProxy(
   hierarchy: SignedHierarchy,
   forwardZones: string[] = [],
+  dnssecInsecure: string[] = [],
 ): RunningProxy {
   const upstream = `127.0.0.1:${hierarchy.unbound.dotPort}#dot.test`;
   return startProxy({
@@ -35,6 +36,7 @@ function startValidatingProxy(
     forwardZones: forwardZones.map((zone) =>
       parseForwardZone(zone, "--forward-zone", { readTextFile: () => "" })
     ),
+    dnssecInsecure,
   });
 }
 
@@ -200,6 +202,25 @@ Deno.test({
       // The same data without the forward zone is bogus: the signed parent denies it.
       await using plain = startValidatingProxy(hierarchy);
       assert.equal((await ask(plain, "www.corp.alg8.zz", "A")).rcode, "SERVFAIL");
+    });
+
+    await t.step("zones declared insecure (RFC 7646) answer NOERROR without AD", async () => {
+      await using lenient = startValidatingProxy(hierarchy, [], ["corp.alg8.zz", "badsig.zz"]);
+      // A private zone the signed parent denies, reached without --forward-zone.
+      const corp = await ask(lenient, "www.corp.alg8.zz", "A");
+      assert.equal(corp.rcode, "NOERROR");
+      assert.equal(corp.flag_ad, false);
+      assert.equal((corp.answers[0] as { data: string }).data, "10.0.0.1");
+      // A broken signed zone, while its owner fixes it: the data, unvalidated.
+      const broken = await ask(lenient, "www.badsig.zz", "A");
+      assert.equal(broken.rcode, "NOERROR");
+      assert.equal(broken.flag_ad, false);
+      assert.equal((broken.answers[0] as { data: string }).data, "192.0.2.21");
+      assertSecure(await ask(lenient, "www.alg8.zz", "A")); // the rest is still validated
+      assert.match(
+        lenient.metrics.registry.render(),
+        /dotproxy_dnssec_answers_total\{state="insecure"\} 2\b/,
+      );
     });
 
     await t.step(

@@ -87,6 +87,7 @@ const NON_DEFAULT: Record<string, readonly string[]> = {
   "builtin-zones": ["false"],
   dnssec: ["validate"],
   "trust-anchor-file": ["/anchors.zone"],
+  "dnssec-insecure": ["corp.example", "lab.internal"],
 };
 
 /** A YAML scalar: numbers and booleans bare, anything else quoted. */

@@ -1,5 +1,6 @@
 /**
- * Settings for DNSSEC validation (`--dnssec`, `--trust-anchor-file`; see
+ * Settings for DNSSEC validation (`--dnssec`, `--trust-anchor-file`,
+ * `--dnssec-insecure`; see
  * docs/dnssec.md). Declared here and merged into the settings table of
  * `config.ts`.
  *
@@ -7,7 +8,8 @@
  */
 
 import { parseTrustAnchors, type TrustAnchor } from "../dnssec/trust_anchors.ts";
-import { ConfigError, oneOf, type Parser, readNamedFile, single } from "./setting.ts";
+import { zoneKey } from "../routing/zone_table.ts";
+import { ConfigError, list, oneOf, type Parser, readNamedFile, single } from "./setting.ts";
 
 /** Whether answers are validated. */
 export type DnssecMode = "off" | "validate";
@@ -24,7 +26,27 @@ export interface DnssecSettings {
   readonly dnssec: DnssecMode;
   /** Extra anchors; one for a zone replaces the built-in one of that zone (the root). */
   readonly trustAnchorFile: TrustAnchorFile | undefined;
+  /** Negative trust anchors (RFC 7646): zones answered insecure without a chain walk. */
+  readonly dnssecInsecure: readonly string[];
 }
+
+/**
+ * Parses a zone name for `--dnssec-insecure`: lower case, no trailing dot
+ * (`.` for the root).
+ *
+ * @param raw The zone.
+ * @param source The flag or variable, for errors.
+ * @returns The zone in text form.
+ */
+export const parseInsecureZone: Parser<string> = (raw, source) => {
+  const zone = raw.trim();
+  try {
+    zoneKey(zone);
+  } catch (error) {
+    throw new ConfigError(`Invalid ${source} "${raw}": ${(error as Error).message}`);
+  }
+  return zone === "." ? zone : zone.replace(/\.$/, "").toLowerCase();
+};
 
 /**
  * Reads a file of DS or DNSKEY lines in zone-file syntax.
@@ -61,5 +83,11 @@ export const DNSSEC_SETTINGS = {
     env: ["DOTPROXY_TRUST_ANCHOR_FILE"],
     parse: parseTrustAnchorFile,
     default: () => undefined,
+  }),
+  dnssecInsecure: list<string>({
+    flag: "dnssec-insecure",
+    env: ["DOTPROXY_DNSSEC_INSECURE"],
+    parse: parseInsecureZone,
+    default: () => [],
   }),
 };

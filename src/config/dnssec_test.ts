@@ -34,3 +34,21 @@ Deno.test("--trust-anchor-file reads DS and DNSKEY lines and names bad ones", ()
   assert.throws(() => parse("/none.zone"), /no DS or DNSKEY record/);
   assert.throws(() => parse("/missing.zone"), /Cannot read --trust-anchor-file/);
 });
+
+Deno.test("--dnssec-insecure is repeatable, comma-separated in DOTPROXY_DNSSEC_INSECURE", () => {
+  assert.deepEqual(run([]).dnssecInsecure, []);
+  assert.deepEqual(
+    run(["--dnssec-insecure", "Corp.Example.", "--dnssec-insecure", "lab.test"]).dnssecInsecure,
+    ["corp.example", "lab.test"],
+  );
+  assert.deepEqual(run(["--dnssec-insecure", "."]).dnssecInsecure, ["."]);
+  assert.deepEqual(
+    run([], { DOTPROXY_DNSSEC_INSECURE: "corp.example, bench.test" }).dnssecInsecure,
+    ["corp.example", "bench.test"],
+  );
+  assertConfigError(
+    ["--dnssec-insecure", "a..b"],
+    {},
+    'Invalid --dnssec-insecure "a..b": Invalid zone "a..b": bad label ""',
+  );
+});

@@ -58,6 +58,10 @@ DNSSEC (see docs/dnssec.md):
       --trust-anchor-file PATH
                         DS or DNSKEY records in zone-file syntax: extra trust anchors, e.g. a
                         private root (an anchor for "." replaces the built-in root KSKs)
+      --dnssec-insecure ZONE
+                        treat ZONE as insecure, no chain of trust walked (a negative trust
+                        anchor, RFC 7646; Unbound's domain-insecure), repeatable; test, local,
+                        home.arpa and the other special-use zones are built in
 
 Operations:
       --http ADDR:PORT  serve /metrics (Prometheus), /healthz and /readyz there (default off)
@@ -126,6 +130,7 @@ Environment (flags win over variables; empty variables count as unset):
   DOTPROXY_BUILTIN_ZONES --builtin-zones (true or false)
   DOTPROXY_DNSSEC        --dnssec
   DOTPROXY_TRUST_ANCHOR_FILE       --trust-anchor-file
+  DOTPROXY_DNSSEC_INSECURE         --dnssec-insecure, comma-separated
   DOTPROXY_HTTP          --http
   DOTPROXY_LAMEDUCK      --lameduck
   DOTPROXY_LOG_QUERIES   --log-queries (true or false)

@@ -94,13 +94,17 @@ export class ChainOfTrust {
    *
    * @param name The name (a signer, or the owner of unsigned data).
    * @param budget The query's work budget.
-   * @returns Secure with the closest zone's keys, insecure, or indeterminate without an anchor.
+   * @returns Secure with the closest zone's keys, insecure (also under a negative trust
+   *   anchor), or indeterminate without an anchor.
    * @throws {BogusError} When a link of the chain fails.
    * @throws {WorkLimitError} When a work bound is reached.
    */
   async zoneOf(name: Name, budget: WorkBudget): Promise<ZoneTrust> {
     const anchor = this.#anchors.closest(name);
     if (anchor === undefined) return { kind: "indeterminate", reason: "no trust anchor" };
+    // A CNAME target or signer inside a zone declared insecure (RFC 7646).
+    const negative = this.#anchors.insecure(name);
+    if (negative !== undefined) return { kind: "insecure", reason: negative.reason };
     let zone = anchor.zone;
     let keys: readonly DnsKey[] = [];
     let link = await this.#link(nameKey(zone) + "#anchor", () => this.#anchorLink(anchor, budget));

@@ -10,6 +10,7 @@
 import { writeU16 } from "../wire/header.ts";
 import { type DnsKey, type Ds, parseDnsKey, parseDs } from "./keys.ts";
 import { ancestor, isSubdomain, labelCount, type Name, nameFromText, nameKey } from "./names.ts";
+import { type NegativeAnchor, NegativeAnchorTable } from "./negative_anchors.ts";
 
 /** The anchors of one zone: DS records, DNSKEY records, or both. */
 export interface TrustAnchor {
@@ -24,14 +25,20 @@ export const ROOT_ANCHOR_TEXT = `
 . IN DS 38696 8 2 683D2D0ACB8C9B712A1948B27F741219298D0A450D612C483AF444A4C0FB2B16
 `;
 
-/** A set of trust anchors, looked up by the closest enclosing zone. */
+/**
+ * A set of trust anchors, looked up by the closest enclosing zone, and the
+ * negative trust anchors (RFC 7646) that make zones insecure.
+ */
 export class TrustAnchors {
   readonly #byZone = new Map<string, TrustAnchor>();
+  readonly #negative: NegativeAnchorTable;
 
   /**
    * @param anchors The anchors (several for one zone are merged).
+   * @param negative Zones treated as insecure unless an anchor is at or below them.
    */
-  constructor(anchors: readonly TrustAnchor[]) {
+  constructor(anchors: readonly TrustAnchor[], negative: readonly NegativeAnchor[] = []) {
+    this.#negative = new NegativeAnchorTable(negative);
     for (const anchor of anchors) {
       const key = nameKey(anchor.zone);
       const known = this.#byZone.get(key);
@@ -63,6 +70,18 @@ export class TrustAnchors {
       if (anchor !== undefined) return anchor;
     }
     return undefined;
+  }
+
+  /**
+   * The negative trust anchor in effect for `name`: the closest one at or
+   * above it, unless a trust anchor is at or below that one and covers the
+   * name (as Unbound's `domain-insecure:` yields to a trust anchor).
+   *
+   * @param name A name.
+   * @returns The negative anchor, or undefined when the name is validated.
+   */
+  insecure(name: Name): NegativeAnchor | undefined {
+    return this.#negative.find(name, (above) => this.#byZone.has(nameKey(above)));
   }
 
   /** Whether some anchor is at or below `zone` (it covers part of that zone). */

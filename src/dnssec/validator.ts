@@ -86,6 +86,8 @@ export class Validator {
     }
     const anchor = this.#anchors.closest(reply.qname);
     if (anchor === undefined) return { state: "indeterminate", reason: "no trust anchor" };
+    const negative = this.#anchors.insecure(reply.qname);
+    if (negative !== undefined) return { state: "insecure", reason: negative.reason };
     if (forwardZone !== undefined && !isSubdomain(anchor.zone, forwardZone)) {
       return {
         state: "insecure",
