@@ -8,10 +8,12 @@
  * udp-uncached (unique names, every query forwarded), udp-cached (100
  * repeated names), tcp-uncached (unique names over 10 TCP connections);
  * then hedge (two in-process upstreams, one of them slow now and then:
- * p99 with and without hedged queries, see hedge_scenario.ts).
+ * p99 with and without hedged queries, see hedge_scenario.ts); then signed
+ * (a signed hierarchy: the CPU cost of DNSSEC validation per uncached query,
+ * `--dnssec validate` against `off`, see signed_zone.ts).
  *
  * Usage: deno task bench [--duration S] [--clients N] [--outstanding N] [--workers N|auto]
- *   [--only dnsperf|hedge] [--hedge-queries N] [--hedge-rate QPS]
+ *   [--only dnsperf|hedge|signed] [--hedge-queries N] [--hedge-rate QPS]
  *
  * @module
  */
@@ -21,6 +23,8 @@ import { startUnbound } from "../tests/_util/unbound.ts";
 import { deadPort } from "../tests/_util/proxy_fixture.ts";
 import { dotproxy, forwardingArgs } from "../tests/_util/cli.ts";
 import { runHedgeScenario } from "./hedge_scenario.ts";
+import { runSignedZoneScenario } from "./signed_zone.ts";
+import { removeQueryFiles } from "./dnsperf_run.ts";
 import { type RssBreakdown, rssBreakdown } from "./rss_breakdown.ts";
 
 const { values } = parseArgs({
@@ -41,7 +45,11 @@ function print(line: string): void {
 
 async function ensureTools(): Promise<void> {
   const missing: string[] = [];
-  for (const [tool, pkg] of [["dnsperf", "dnsperf"], ["unbound", "unbound"]]) {
+  const tools = [["dnsperf", "dnsperf"], ["unbound", "unbound"], ["nsd", "nsd"], [
+    "ldns-signzone",
+    "ldnsutils",
+  ]];
+  for (const [tool, pkg] of tools) {
     const found = await new Deno.Command("sh", {
       args: ["-c", `command -v ${tool} || test -x /usr/sbin/${tool}`],
     })
@@ -168,11 +176,23 @@ async function runDnsperfScenarios(): Promise<void> {
   }
 }
 
-if (values.only !== "hedge") await runDnsperfScenarios();
-if (values.only !== "dnsperf") {
+if (values.only === undefined || values.only === "dnsperf") await runDnsperfScenarios();
+if (values.only === undefined || values.only === "hedge") {
   await runHedgeScenario({
     queries: Number(values["hedge-queries"]),
     rate: Number(values["hedge-rate"]),
     print,
   });
+}
+if (values.only === undefined || values.only === "signed") {
+  await ensureTools();
+  try {
+    await runSignedZoneScenario({
+      duration: values.duration!,
+      clients: values.clients!,
+      outstanding: values.outstanding!,
+    });
+  } finally {
+    await removeQueryFiles();
+  }
 }
