@@ -9,7 +9,7 @@
 
 import { writeU16 } from "../wire/header.ts";
 import { type DnsKey, type Ds, parseDnsKey, parseDs } from "./keys.ts";
-import { ancestor, isSubdomain, labelCount, type Name, nameFromText, nameKey } from "./names.ts";
+import { isSubdomain, type Name, nameFromText, nameKey } from "./names.ts";
 import { type NegativeAnchor, NegativeAnchorTable } from "./negative_anchors.ts";
 
 /** The anchors of one zone: DS records, DNSKEY records, or both. */
@@ -65,9 +65,13 @@ export class TrustAnchors {
    * @returns The anchor, or undefined when none covers the name.
    */
   closest(name: Name): TrustAnchor | undefined {
-    for (let drop = 0; drop <= labelCount(name); drop++) {
-      const anchor = this.#byZone.get(nameKey(ancestor(name, drop)));
+    const key = nameKey(name);
+    for (let at = 0; at < key.length;) {
+      const anchor = this.#byZone.get(at === 0 ? key : key.slice(at));
       if (anchor !== undefined) return anchor;
+      const length = key.charCodeAt(at);
+      if (length === 0) break;
+      at += length + 1;
     }
     return undefined;
   }
@@ -77,11 +81,12 @@ export class TrustAnchors {
    * above it, unless a trust anchor is at or below that one and covers the
    * name (as Unbound's `domain-insecure:` yields to a trust anchor).
    *
-   * @param name A name.
+   * @param name A name, or its key ({@linkcode nameKey}: the form of the
+   *   cache key's name, so that the hot path need not decode the reply).
    * @returns The negative anchor, or undefined when the name is validated.
    */
-  insecure(name: Name): NegativeAnchor | undefined {
-    return this.#negative.find(name, (above) => this.#byZone.has(nameKey(above)));
+  insecure(name: Name | string): NegativeAnchor | undefined {
+    return this.#negative.find(typeof name === "string" ? name : nameKey(name), this.#byZone);
   }
 
   /** Whether some anchor is at or below `zone` (it covers part of that zone). */

@@ -62,6 +62,17 @@ export class Validator {
   }
 
   /**
+   * Whether a name is under a negative trust anchor (RFC 7646), checked
+   * before the reply is decoded: answers for such names are insecure.
+   *
+   * @param key The name's key (the cache key's name: lower-case wire form).
+   * @returns Why the name is insecure, or undefined when it is validated.
+   */
+  insecureReason(key: string): string | undefined {
+    return this.#anchors.insecure(key)?.reason;
+  }
+
+  /**
    * Validates a reply.
    *
    * @param message The upstream's reply (its OPT record may be there or not).
@@ -86,8 +97,6 @@ export class Validator {
     }
     const anchor = this.#anchors.closest(reply.qname);
     if (anchor === undefined) return { state: "indeterminate", reason: "no trust anchor" };
-    const negative = this.#anchors.insecure(reply.qname);
-    if (negative !== undefined) return { state: "insecure", reason: negative.reason };
     if (forwardZone !== undefined && !isSubdomain(anchor.zone, forwardZone)) {
       return {
         state: "insecure",
