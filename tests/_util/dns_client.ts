@@ -27,6 +27,8 @@ export async function udpQuery(
       timeoutMs,
     );
   });
+  // Handled here too: on a busy host the timer can fire while the send is still pending.
+  timeout.catch(() => {});
   try {
     await socket.send(message, { hostname, port, transport: "udp" });
     for (;;) {
