@@ -11,7 +11,8 @@ import { type RunningProxy, startProxy } from "../src/proxy.ts";
 import { parseUpstreamSpec } from "../src/upstream/upstream_spec.ts";
 import { decode, encode, FLAGS, udpQuery } from "./_util/dns_client.ts";
 import { dataOf, extendedErrorOf } from "./_util/records.ts";
-import { TEST_CA } from "./_util/proxy_fixture.ts";
+import { deadPort, TEST_CA } from "./_util/proxy_fixture.ts";
+import { dotproxy, forwardingArgs, waitUntilAnswering } from "./_util/cli.ts";
 import { startUnbound, type UnboundServer } from "./_util/unbound.ts";
 
 /** Local data only: the root is a static local zone, so `. DNSKEY` is NXDOMAIN. */
@@ -40,7 +41,7 @@ function startValidatingProxy(unbound: UnboundServer, dnssecInsecure: string[]):
   });
 }
 
-async function ask(proxy: RunningProxy, name: string) {
+async function ask(proxy: { port: number }, name: string) {
   const query = encode({
     type: "query",
     id: Math.floor(Math.random() * 0x10000),
@@ -95,5 +96,36 @@ Deno.test({
     const metrics = proxy.metrics.registry.render();
     assert.match(metrics, /dotproxy_dnssec_answers_total\{state="insecure"\} 4\b/);
     assert.match(metrics, /dotproxy_dnssec_bogus_total\{reason="dnskey-missing"\} 1\b/);
+  },
+});
+
+Deno.test({
+  name: "--dnssec-insecure reaches every worker of the command (--workers 2)",
+  sanitizeOps: true,
+  sanitizeResources: true,
+  async fn() {
+    await using unbound = await startUnbound({ data: DATA });
+    const port = deadPort();
+    const child = dotproxy([
+      ...forwardingArgs(port, unbound.dotPort, unbound.caFile, unbound.tlsName),
+      ...["--dnssec", "validate", "--dnssec-insecure", "corp.example", "--workers", "2"],
+      ...["--log-level", "error"],
+    ]).spawn();
+    try {
+      assert.ok(await waitUntilAnswering(port), "the proxy answers");
+      // Each query from a new socket, so that SO_REUSEPORT spreads them over the workers.
+      for (let i = 0; i < 6; i++) {
+        const corp = await ask({ port }, `w${i}.corp.example`);
+        assert.equal(corp.rcode, "NXDOMAIN");
+        assert.equal(corp.flag_ad, false);
+        const lab = await ask({ port }, "www.lab.test");
+        assert.equal(lab.rcode, "NOERROR");
+        assert.equal(lab.flag_ad, false);
+        assert.equal((await ask({ port }, `w${i}.other.example`)).rcode, "SERVFAIL");
+      }
+    } finally {
+      child.kill("SIGTERM");
+      await child.output();
+    }
   },
 });
