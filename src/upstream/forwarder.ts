@@ -72,6 +72,17 @@ export class Forwarder {
   }
 
   /**
+   * The hedge delay used now for an upstream, fixed or learned from its
+   * round-trip times (for diagnostics and tests).
+   *
+   * @param upstream The upstream.
+   * @returns Milliseconds, or null when hedging is off.
+   */
+  hedgeDelayMs(upstream: Upstream): number | null {
+    return this.#hedging === null ? null : this.#hedging.delayMs(this.#hedging.of(upstream));
+  }
+
+  /**
    * Forwards a query to the upstreams of a group, in the order its policy
    * gives, each attempt with its own deadline, until one answers or the
    * query's deadline passes; hedges it to the next upstream when the one
@@ -204,9 +215,11 @@ class Forwarding implements ReplyListener, HedgeWaiter<Forwarding> {
       this.#outstanding++;
       upstream.metrics.sent.inc();
       if (this.#trace !== null) this.#span = this.#trace.sent(upstream, false);
-      if (this.#hedging !== null && this.#hedge === null) {
+      if (this.#hedging !== null) {
+        // The state of this attempt's upstream, whose round-trip time the
+        // reply records; on the clock only while no hedge has gone out (one per query).
         const state = this.#upstreamHedging = this.#hedging.of(upstream);
-        state.clock.add(this, started + this.#hedging.delayMs(state));
+        if (this.#hedge === null) state.clock.add(this, started + this.#hedging.delayMs(state));
       }
       // The last step: the upstream may report a failure at once, which
       // calls next() again.
