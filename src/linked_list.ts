@@ -16,7 +16,7 @@ export interface ListNode<T> {
 }
 
 /**
- * Nodes in the order they were appended; a node is in at most one list.
+ * Nodes in the order they were appended (or inserted); a node is in at most one list.
  *
  * @example Usage
  * ```ts
@@ -47,6 +47,11 @@ export class LinkedList<T extends ListNode<T>> {
     return this.#oldest;
   }
 
+  /** The node at the newest end; follow `older` for the others. */
+  get newest(): T | null {
+    return this.#newest;
+  }
+
   /**
    * Adds a node at the newest end.
    *
@@ -58,6 +63,22 @@ export class LinkedList<T extends ListNode<T>> {
     if (this.#newest === null) this.#oldest = node;
     else this.#newest.newer = node;
     this.#newest = node;
+  }
+
+  /**
+   * Adds a node just after another one, for lists kept in an order of their own.
+   *
+   * @param node A node in no list.
+   * @param after A node of this list, or null to add it at the oldest end.
+   */
+  insertAfter(node: T, after: T | null): void {
+    const before = after === null ? this.#oldest : after.newer;
+    node.older = after;
+    node.newer = before;
+    if (after === null) this.#oldest = node;
+    else after.newer = node;
+    if (before === null) this.#newest = node;
+    else before.older = node;
   }
 
   /**

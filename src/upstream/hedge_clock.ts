@@ -2,10 +2,18 @@
  * One timer for all the queries waiting on an upstream to pass their hedge
  * delay, instead of a timer per query: creating and clearing a timer per
  * query cost about 4 % of the CPU when the connections still did it (see
- * dot_connection.ts). The queries wait in the order they were sent, which is
- * the order of their hedge times as long as the upstream's delay does not
- * shrink; the timer is set for the oldest, and when it fires every query
- * that is due is told and the timer is set again for the next.
+ * dot_connection.ts). The queries wait in the order of their hedge times,
+ * the timer is set for the first, and when it fires every query that is due
+ * is told and the timer is set again for the next.
+ *
+ * A list rather than a heap: the hedge times come in the order the queries
+ * are sent as long as the upstream's delay does not shrink, so a new query
+ * goes at the end after one comparison, with no allocation. When the learned
+ * delay shrinks, a new query is due before the ones still waiting on the old
+ * delay and is walked back past them (at most the queries in flight to that
+ * upstream, and only until those are answered); when it becomes the first,
+ * the timer is set again for it, so it never waits behind a query sent
+ * earlier with a longer delay.
  *
  * At a few queries a second this is still a timer per query (set when the
  * list becomes non-empty, cleared when it empties); under load it fires
@@ -62,9 +70,11 @@ export class HedgeClock<T extends HedgeWaiter<T>> {
    */
   add(waiter: T, at: number): void {
     waiter.hedgeAt = at;
-    const first = this.#waiting.oldest === null;
-    this.#waiting.append(waiter);
-    if (first) this.#arm(at);
+    let after = this.#waiting.newest;
+    while (after !== null && after.hedgeAt > at) after = after.older;
+    this.#waiting.insertAfter(waiter, after);
+    // The first to be due now: the timer is for it (set again if it was set for a later one).
+    if (after === null) this.#arm(at);
   }
 
   /**
