@@ -393,8 +393,8 @@ export class DotConnection {
 
   #armIdleTimer(): void {
     clearTimeout(this.#idleTimer);
-    this.#idleSince = performance.now();
-    const idleMs = this.#idleClose?.retireAfter(this.#idleTimeoutMs) ?? this.#idleTimeoutMs;
+    const now = this.#idleSince = performance.now();
+    const idleMs = this.#idleClose?.retireAfter(this.#idleTimeoutMs, now) ?? this.#idleTimeoutMs;
     this.#idleTimer = setTimeout(() => this.close("idle"), idleMs);
   }
 }

@@ -11,13 +11,21 @@
  * What is observed: how long a connection had been idle when the server
  * closed it, either while idle, or under a query that crossed the close
  * (nothing was read since that query went out, so it was the first after
- * the idle time). Closes after less than 100 ms idle say nothing about an
- * idle timer (a restart, a limit on queries) and are ignored. The learned
- * time is the second shortest of the last four observations, so that one
- * close for some other reason does not decide alone; as the proxy then
- * closes first, the server is not seen to close idle connections again and
- * the time stays learned (a server that later waits longer costs no more
- * than an early handshake).
+ * the idle time). Closes after less than a second idle are ignored: idle
+ * timers of DNS servers are seconds long, and a server that closes sooner
+ * (a restart, a limit on queries or on a connection's lifetime) would
+ * otherwise have every connection retired within a few hundred
+ * milliseconds, paying a TLS handshake each time. The learned time is the
+ * second shortest of the last four observations, so that one close for some
+ * other reason does not decide alone.
+ *
+ * As the proxy then closes first, the server is not seen to close idle
+ * connections any more, and a server whose timer grew (or whose closes had
+ * another cause) would never be noticed. So what was learned holds for ten
+ * minutes after the latest observation; then it is forgotten, connections
+ * wait the configured idle time again, and two more closes by the server
+ * teach it afresh: at most two resends or early handshakes per upstream
+ * every ten minutes.
  *
  * @module
  */
@@ -26,8 +34,10 @@ import { getLogger } from "../log.ts";
 
 const log = getLogger("upstream");
 
-/** Idle times shorter than this are not an idle timer. */
-const MIN_OBSERVED_MS = 100;
+/** Idle times shorter than this are not taken as an idle timer (the floor of what is learned). */
+export const MIN_OBSERVED_MS = 1000;
+/** What was learned is forgotten this long after the latest observation, to learn it again. */
+export const RELEARN_AFTER_MS = 10 * 60_000;
 /** Observations kept. */
 const KEPT = 4;
 /** Share of the learned time after which an idle connection is retired. */
@@ -55,6 +65,8 @@ export class IdleCloseLearner {
   /** The last observations, oldest first. */
   readonly #observed: number[] = [];
   #learnedMs: number | undefined;
+  /** When the latest observation was made (`performance.now()`). */
+  #observedAt = 0;
 
   /** @param label The upstream's label, for the log. */
   constructor(label: string) {
@@ -70,9 +82,13 @@ export class IdleCloseLearner {
    * The server closed a connection that had been idle this long.
    *
    * @param idleMs Milliseconds idle.
+   * @param now When the server closed it (`performance.now()`).
    */
-  observe(idleMs: number): void {
+  observe(idleMs: number, now: number = performance.now()): void {
     if (idleMs < MIN_OBSERVED_MS) return;
+    // Observations from before a long quiet time say little about the server now.
+    if (now - this.#observedAt >= RELEARN_AFTER_MS) this.#observed.length = 0;
+    this.#observedAt = now;
     this.#observed.push(Math.round(idleMs));
     if (this.#observed.length > KEPT) this.#observed.shift();
     if (this.#observed.length < 2) return;
@@ -90,10 +106,20 @@ export class IdleCloseLearner {
    * How long a connection of this upstream may stay idle.
    *
    * @param configuredMs The proxy's own idle timeout.
-   * @returns That, or less once the server's idle close is learned.
+   * @param now When the connection became idle (`performance.now()`).
+   * @returns That, or less once the server's idle close is learned (and not yet forgotten).
    */
-  retireAfter(configuredMs: number): number {
+  retireAfter(configuredMs: number, now: number = performance.now()): number {
     if (this.#learnedMs === undefined) return configuredMs;
+    if (now - this.#observedAt >= RELEARN_AFTER_MS) {
+      log.info("{upstream}: idle close learned {minutes} min ago; learning it again", {
+        upstream: this.#label,
+        minutes: Math.round((now - this.#observedAt) / 60_000),
+      });
+      this.#observed.length = 0;
+      this.#learnedMs = undefined;
+      return configuredMs;
+    }
     return Math.min(configuredMs, Math.round(this.#learnedMs * RETIRE_SHARE));
   }
 }
