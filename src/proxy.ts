@@ -34,7 +34,7 @@ import type { WorkLimits } from "./dnssec/work_budget.ts";
 const log = getLogger();
 
 /** With the HTTP endpoint on, an upstream idle this long is probed (its health stays current). */
-const IDLE_PROBE_MS = 5_000;
+export const IDLE_PROBE_MS = 5_000;
 
 /** What the proxy needs from the configuration, plus tuning knobs for tests. */
 export type ProxyOptions =
@@ -59,7 +59,11 @@ export type ProxyOptions =
     readonly traceQueryNames?: boolean;
     /** Version reported in `dotproxy_build_info`. */
     readonly version?: string;
-    /** How often idle upstreams are probed when `http` is on. @default {5000} */
+    /**
+     * How often idle upstreams are probed: when absent, every
+     * {@linkcode IDLE_PROBE_MS} if `http` is on, else never (a worker of
+     * `--workers N` has no `http` of its own, so its supervisor sets this).
+     */
     readonly idleProbeMs?: number;
     /** Split DNS: zones sent to other resolvers. @default {[]} */
     readonly forwardZones?: readonly ForwardZoneConfig[];
@@ -172,7 +176,8 @@ function routingConfig(options: ReloadableOptions): RoutingConfig {
 
 /** Step 1: the upstreams (TLS or, for forward zones only, plaintext) and the routes to them. */
 function buildRouting(options: ProxyOptions, limits: LimitsConfig, metrics: ProxyMetrics): Routing {
-  const idleProbe = options.http ? { idleProbeMs: options.idleProbeMs ?? IDLE_PROBE_MS } : {};
+  const idleProbeMs = options.idleProbeMs ?? (options.http ? IDLE_PROBE_MS : undefined);
+  const idleProbe = idleProbeMs === undefined ? {} : { idleProbeMs };
   const createUpstream = (spec: ForwardSpec): Upstream =>
     "plaintext" in spec
       ? new PlainUpstream({ spec, metrics: metrics.upstream(spec.label) })

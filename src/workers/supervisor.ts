@@ -27,6 +27,7 @@ import { closeDescriptor } from "../frontend/reuse_port_udp.ts";
 import { SHARED_BYTES_PER_ENTRY, SharedCache } from "../cache/shared_cache.ts";
 import { Counter, Gauge, Registry } from "../observability/metrics_registry.ts";
 import { type HttpEndpoint, startHttpServer } from "../observability/http_server.ts";
+import { IDLE_PROBE_MS } from "../proxy.ts";
 import { mergeMetrics } from "./merge_metrics.ts";
 import type { FromWorker, ToWorker, WorkerStart } from "./protocol.ts";
 
@@ -80,6 +81,27 @@ export function workerShare(
   };
 }
 
+/**
+ * The proxy options every worker starts with: the configuration without the
+ * operations endpoint (the supervisor serves it), each worker's share of the
+ * limits, and, when the endpoint is on, the idle upstream probes that keep
+ * `dotproxy_upstream_up` current (a worker would not probe without `http`).
+ *
+ * @param options What the supervisor starts from.
+ * @returns The options of each worker.
+ */
+export function workerOptions(options: SupervisorOptions): WorkerStart["options"] {
+  const { config, workers } = options;
+  const { http, ...rest } = config;
+  return {
+    ...rest,
+    ...workerShare(config, workers),
+    ...(http && { idleProbeMs: IDLE_PROBE_MS }),
+    version: options.version,
+    tracing: options.tracing ?? false,
+  };
+}
+
 /** One worker's place: the thread in it now, and what the supervisor knows of it. */
 interface Slot {
   readonly id: number;
@@ -125,15 +147,9 @@ export class Supervisor {
       maxBytes: Math.min(DEFAULT_CACHE_MAX_BYTES, config.cacheSize * SHARED_BYTES_PER_ENTRY),
       staleTtl: config.staleTtl,
     });
-    const { http: _http, ...rest } = config;
     const start: Omit<WorkerStart, "id"> = {
       kind: "start",
-      options: {
-        ...rest,
-        ...workerShare(config, workers),
-        version: options.version,
-        tracing: options.tracing ?? false,
-      },
+      options: workerOptions(options),
       cache: buffer,
       logLevel: config.logLevel,
       logFormat: config.logFormat,
