@@ -158,6 +158,35 @@ Deno.test("a name answered through one worker is a cache hit through the other, 
   }
 });
 
+Deno.test("with --listen :: and two workers, IPv4 clients get answers over UDP", async () => {
+  await using upstream = await startFakeDotServer();
+  const proxy = new WorkersProcess([
+    ...["--listen", "::", "--port", "0", "--workers", "2", "--log-queries"],
+    ...["--upstream", `127.0.0.1:${upstream.port}#dot.test`, "--ca-file", CA],
+  ]);
+  try {
+    const serving = await proxy.waitForLine((line) => /Serving with 2 workers/.test(line.message));
+    const port = serving.port as number;
+    // Fresh sockets (source ports) until both workers have answered one (bounded).
+    const workers = new Set<number>();
+    for (let i = 0; i < 64 && workers.size < 2; i++) {
+      const after = proxy.lines.length;
+      const reply = decode(
+        await udpQuery(port, buildQuery(`v4-${i}.example`, "A"), {
+          timeoutMs: 3000,
+        }),
+      );
+      assert.equal(reply.rcode, "NOERROR");
+      const logged = await proxy.answerOf(`v4-${i}.example.`, after);
+      assert.equal(logged.client, "::ffff:127.0.0.1");
+      workers.add(logged.worker as number);
+    }
+    assert.equal(workers.size, 2, "the kernel never chose the other worker");
+  } finally {
+    assert.equal(await proxy.stop(), 0);
+  }
+});
+
 Deno.test("a worker that dies is logged, counted and restarted, and the other loses no query", async () => {
   await using upstream = await startFakeDotServer();
   const { proxy, port, httpPort } = await startWorkers(upstream.port, [], {

@@ -181,8 +181,10 @@ export class ReusePortUdpSocket implements UdpSocket {
     const fd = c.socket(family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (fd < 0) throw new Error(`Cannot make a UDP socket: ${lastError(c)}`);
     const one = new Uint8Array(new Int32Array([1]).buffer);
+    const zero = new Uint8Array(4);
+    // Dual stack on `::`, as Deno's own listeners: IPv4 clients arrive as ::ffff:a.b.c.d.
     const ok = c.setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, one, 4) === 0 &&
-      (family === AF_INET || c.setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, one, 4) === 0) &&
+      (family === AF_INET || c.setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, zero, 4) === 0) &&
       c.bind(fd, address, address.length) === 0;
     if (!ok) {
       const reason = lastError(c);
@@ -397,10 +399,17 @@ function parseIpv6(text: string): Uint8Array | null {
   return bytes;
 }
 
-/** RFC 5952: lower case, no leading zeros, the longest run of two or more zero groups as `::`. */
+/**
+ * RFC 5952: lower case, no leading zeros, the longest run of two or more
+ * zero groups as `::`; an IPv4-mapped address as `::ffff:a.b.c.d` (as Deno
+ * gives it, so that logs and the access list see the same text).
+ */
 function formatIpv6(bytes: Uint8Array): string {
   const words: number[] = [];
   for (let i = 0; i < 16; i += 2) words.push((bytes[i]! << 8) | bytes[i + 1]!);
+  if (words.slice(0, 5).every((word) => word === 0) && words[5] === 0xffff) {
+    return `::ffff:${bytes[12]}.${bytes[13]}.${bytes[14]}.${bytes[15]}`;
+  }
   let bestStart = -1;
   let bestLength = 1;
   for (let i = 0; i < 8;) {

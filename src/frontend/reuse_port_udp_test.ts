@@ -2,7 +2,14 @@ import assert from "node:assert/strict";
 import { decodeAddress, encodeAddress, releaseLibc, ReusePortUdpSocket } from "./reuse_port_udp.ts";
 
 Deno.test("encodeAddress() and decodeAddress() round-trip IPv4 and IPv6", () => {
-  for (const [hostname, port] of [["127.0.0.1", 53], ["::1", 5353], ["2001:db8::1:0:0:1", 1]]) {
+  for (
+    const [hostname, port] of [
+      ["127.0.0.1", 53],
+      ["::1", 5353],
+      ["2001:db8::1:0:0:1", 1],
+      ["::ffff:192.0.2.1", 53],
+    ]
+  ) {
     const addr = decodeAddress(encodeAddress(hostname as string, port as number));
     assert.equal(addr.hostname, hostname);
     assert.equal(addr.port, port);
@@ -46,5 +53,31 @@ Deno.test("ReusePortUdpSocket shares a port with another and answers each client
   second.close();
   await Promise.all(loops);
   await assert.rejects(() => first.receive(), Deno.errors.BadResource);
+  assert.equal(releaseLibc(), true);
+});
+
+Deno.test("ReusePortUdpSocket on :: takes IPv4 clients too, named ::ffff:a.b.c.d as Deno names them", async () => {
+  const socket = new ReusePortUdpSocket("::", 0);
+  const client = Deno.listenDatagram({ hostname: "127.0.0.1", port: 0, transport: "udp" });
+  try {
+    const receiving = socket.receive();
+    await client.send(new Uint8Array([7]), {
+      transport: "udp",
+      hostname: "127.0.0.1",
+      port: socket.addr.port,
+    });
+    const timer = setTimeout(() => socket.close(), 5000);
+    const [data, from] = await receiving;
+    clearTimeout(timer);
+    assert.deepEqual(data, new Uint8Array([7]));
+    assert.equal(from.hostname, "::ffff:127.0.0.1");
+    assert.equal(from.port, (client.addr as Deno.NetAddr).port);
+    await socket.send(new Uint8Array([8]), from);
+    const [reply] = await client.receive();
+    assert.deepEqual(reply, new Uint8Array([8]));
+  } finally {
+    client.close();
+    socket.close();
+  }
   assert.equal(releaseLibc(), true);
 });
