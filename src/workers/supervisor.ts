@@ -129,6 +129,9 @@ export class Supervisor {
   ).with();
   readonly #pages = new Map<number, { pages: string[]; done: () => void }>();
   #request = 0;
+  /** Reloads so far, and the last one: a worker launched before it gets it on adoption. */
+  #generation = 0;
+  #lastReload: ReloadableOptions | null = null;
   #lameDuck = false;
   #stopping: Promise<void> | null = null;
 
@@ -199,7 +202,7 @@ export class Supervisor {
    * port as they come (a worker that cannot start is retried, as after a death).
    */
   async #launchAll(workers: number): Promise<void> {
-    const first = await launch(0, this.#start);
+    const first = await launch(0, this.#start, this.#generation);
     this.#start = { ...this.#start, options: { ...this.#start.options, port: first.port } };
     this.#started = true;
     for (let id = 0; id < workers; id++) {
@@ -226,6 +229,10 @@ export class Supervisor {
       startedAt: performance.now(),
     });
     this.#watch(slot);
+    // Launched with the options of before a reload that came while it started.
+    if (launched.generation < this.#generation && this.#lastReload !== null) {
+      post(launched.worker, { kind: "reload", options: this.#lastReload });
+    }
     if (this.#lameDuck) post(launched.worker, { kind: "lameduck" });
     if (this.running === this.#slots.length) {
       log.info("Serving with {count} workers on port {port}, one shared cache", {
@@ -279,6 +286,8 @@ export class Supervisor {
   reload(options: ReloadableOptions): void {
     // Workers started or restarted later start with these too.
     this.#start = { ...this.#start, options: { ...this.#start.options, ...options } };
+    this.#generation++;
+    this.#lastReload = options;
     for (const slot of this.#slots) {
       if (slot.running) post(slot.worker!, { kind: "reload", options });
     }
@@ -377,7 +386,7 @@ export class Supervisor {
     if (this.#stopping !== null) return;
     const again = slot.worker !== null;
     try {
-      const launched = await launch(slot.id, this.#start);
+      const launched = await launch(slot.id, this.#start, this.#generation);
       if (this.#stopping !== null) {
         launched.worker.terminate();
         launched.descriptors.forEach(closeDescriptor);
@@ -417,12 +426,18 @@ export class Supervisor {
 
 interface Launched {
   readonly worker: Worker;
+  /** The supervisor's reload count when the worker was launched. */
+  readonly generation: number;
   readonly port: number;
   readonly descriptors: readonly number[];
 }
 
 /** Starts one worker and waits until it serves. */
-function launch(id: number, start: Omit<WorkerStart, "id">): Promise<Launched> {
+function launch(
+  id: number,
+  start: Omit<WorkerStart, "id">,
+  generation: number,
+): Promise<Launched> {
   const worker = new Worker(new URL("./worker_main.ts", import.meta.url), { type: "module" });
   return new Promise<Launched>((resolve, reject) => {
     const fail = (error: Error) => {
@@ -438,7 +453,7 @@ function launch(id: number, start: Omit<WorkerStart, "id">): Promise<Launched> {
       const message = event.data;
       if (message.kind === "started") {
         clearTimeout(timer);
-        resolve({ worker, port: message.port, descriptors: message.descriptors });
+        resolve({ worker, generation, port: message.port, descriptors: message.descriptors });
       } else if (message.kind === "failed") {
         fail(new Error(message.message));
       }
