@@ -210,6 +210,13 @@ Deno.test("a worker that dies is logged, counted and restarted, and the other lo
     }
     assert.ok(found !== null, "the kernel never chose worker 1");
     const survivor: Deno.DatagramConn = found;
+    // Worker 0 has counted queries of its own before it dies (bounded).
+    let zero = false;
+    for (let i = 0; i < 64 && !zero; i++) {
+      zero = (await ask(proxy, port, `before${i}.example`)).worker === 0;
+    }
+    assert.ok(zero, "the kernel never chose worker 0");
+    const before = total(await scrape(httpPort), "dotproxy_dns_requests_total");
     const mark = proxy.lines.length;
     proxy.kill("SIGUSR1");
     // Queries keep coming on worker 1's socket while worker 0 dies and comes back: every
@@ -244,6 +251,9 @@ Deno.test("a worker that dies is logged, counted and restarted, and the other lo
     assert.ok(again, "the restarted worker never answered");
     const page = await scrape(httpPort);
     assert.match(page, /^dotproxy_worker_restarts_total 1$/m);
+    // What the dead worker had counted stays in the totals (no counter reset for Prometheus).
+    const after = total(page, "dotproxy_dns_requests_total");
+    assert.ok(after >= before + answered, `requests ${before} before, ${after} after`);
     assert.match(page, /^dotproxy_workers 2$/m);
   } finally {
     assert.equal(await proxy.stop(), 0);

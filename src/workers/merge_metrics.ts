@@ -81,3 +81,46 @@ export function mergeMetrics(pages: readonly string[]): string {
   }
   return text;
 }
+
+/**
+ * The part of a page that only grows: counter and histogram families
+ * (buckets, sums and counts), without gauges and without the
+ * {@linkcode SHARED_FAMILIES}. When a worker dies, the supervisor adds its
+ * last page's part to every later page, so that the totals never go down
+ * (Prometheus would read a drop as a counter reset).
+ *
+ * @example Usage
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { monotonicPart } from "./merge_metrics.ts";
+ *
+ * const page = "# HELP q_total Q.\n# TYPE q_total counter\nq_total 3\n" +
+ *   "# HELP open Open.\n# TYPE open gauge\nopen 2\n";
+ * assert.equal(monotonicPart(page), "# HELP q_total Q.\n# TYPE q_total counter\nq_total 3\n");
+ * ```
+ *
+ * @param page A page in the text exposition format.
+ * @returns The lines of its counter and histogram families.
+ */
+export function monotonicPart(page: string): string {
+  const types = new Map<string, string>();
+  for (const line of page.split("\n")) {
+    if (line.startsWith("# TYPE ")) {
+      const [, , name, type] = line.split(" ");
+      types.set(name!, type!);
+    }
+  }
+  let keep = false;
+  let name = "";
+  let text = "";
+  for (const line of page.split("\n")) {
+    if (line === "") continue;
+    if (line.startsWith("# HELP ") || line.startsWith("# TYPE ")) {
+      name = line.split(" ")[2]!;
+      const type = types.get(name);
+      keep = (type === "counter" || type === "histogram") && !SHARED_FAMILIES.has(name);
+    }
+    if (keep) text += line + "\n";
+  }
+  return text;
+}

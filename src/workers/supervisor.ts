@@ -28,7 +28,7 @@ import { SHARED_BYTES_PER_ENTRY, SharedCache } from "../cache/shared_cache.ts";
 import { Counter, Gauge, Registry } from "../observability/metrics_registry.ts";
 import { type HttpEndpoint, startHttpServer } from "../observability/http_server.ts";
 import { IDLE_PROBE_MS } from "../proxy.ts";
-import { mergeMetrics } from "./merge_metrics.ts";
+import { mergeMetrics, monotonicPart } from "./merge_metrics.ts";
 import type { FromWorker, ToWorker, WorkerStart } from "./protocol.ts";
 
 const log = getLogger("workers");
@@ -108,6 +108,8 @@ interface Slot {
   /** Null until its first start. */
   worker: Worker | null;
   descriptors: readonly number[];
+  /** The worker's last /metrics page: it stands in for a page that comes too late. */
+  lastPage: string;
   running: boolean;
   startedAt: number;
   restartDelayMs: number;
@@ -127,7 +129,13 @@ export class Supervisor {
   readonly #restarts = this.#registry.register(
     new Counter("dotproxy_worker_restarts_total", "Workers restarted after they died.", []),
   ).with();
-  readonly #pages = new Map<number, { pages: string[]; done: () => void }>();
+  readonly #pages = new Map<number, { pages: Map<Slot, string>; done: () => void }>();
+  /**
+   * The counters and histograms of every worker that died, as of its last
+   * page: added to the totals so that they never go down when a worker
+   * dies and its successor counts from 0 (see merge_metrics.ts).
+   */
+  #retired = "";
   #request = 0;
   /** Reloads so far, and the last one: a worker launched before it gets it on adoption. */
   #generation = 0;
@@ -210,6 +218,7 @@ export class Supervisor {
         id,
         worker: null,
         descriptors: [],
+        lastPage: "",
         running: false,
         startedAt: performance.now(),
         restartDelayMs: 0,
@@ -225,6 +234,7 @@ export class Supervisor {
     Object.assign(slot, {
       worker: launched.worker,
       descriptors: launched.descriptors,
+      lastPage: "",
       running: true,
       startedAt: performance.now(),
     });
@@ -253,14 +263,16 @@ export class Supervisor {
   }
 
   /**
-   * The whole proxy's metrics: the workers' pages added up, and the supervisor's own.
+   * The whole proxy's metrics: the workers' pages added up, and the
+   * supervisor's own. A worker that does not answer in time counts with its
+   * last page; one that died, with the counters of its last page.
    *
    * @returns A page in the Prometheus text format.
    */
   async metrics(): Promise<string> {
     const request = ++this.#request;
     const running = this.#slots.filter((slot) => slot.running);
-    const pages: string[] = [];
+    const pages = new Map<Slot, string>();
     await new Promise<void>((resolve) => {
       const timer = setTimeout(finish, METRICS_TIMEOUT_MS);
       function finish() {
@@ -269,13 +281,15 @@ export class Supervisor {
       }
       this.#pages.set(request, {
         pages,
-        done: () => pages.length >= running.length && finish(),
+        done: () => pages.size >= running.length && finish(),
       });
       for (const slot of running) post(slot.worker!, { kind: "metrics", request });
       if (running.length === 0) finish();
     });
     this.#pages.delete(request);
-    return mergeMetrics(pages) + this.#registry.render();
+    const late = running.filter((slot) => !pages.has(slot) && slot.running);
+    const all = [...pages.values(), ...late.map((slot) => slot.lastPage), this.#retired];
+    return mergeMetrics(all) + this.#registry.render();
   }
 
   /**
@@ -341,10 +355,12 @@ export class Supervisor {
     const worker = slot.worker!;
     worker.onmessage = (event: MessageEvent<FromWorker>) => {
       const message = event.data;
+      if (slot.worker !== worker) return;
       if (message.kind === "metrics") {
+        slot.lastPage = message.text;
         const waiting = this.#pages.get(message.request);
         if (waiting === undefined) return;
-        waiting.pages.push(message.text);
+        waiting.pages.set(slot, message.text);
         waiting.done();
       } else if (message.kind === "stopped") {
         // It closed its own sockets: their numbers may soon name other files.
@@ -360,6 +376,9 @@ export class Supervisor {
 
   #died(slot: Slot, reason: string): void {
     slot.running = false;
+    // Its successor counts from 0: what it had counted stays in the totals.
+    this.#retired = mergeMetrics([this.#retired, monotonicPart(slot.lastPage)]);
+    slot.lastPage = "";
     slot.worker?.terminate();
     slot.descriptors.forEach(closeDescriptor);
     slot.descriptors = [];
