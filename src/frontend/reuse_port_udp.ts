@@ -41,6 +41,7 @@ const SOCK_DGRAM = 2;
 const SOCK_CLOEXEC = 0x80000;
 const SOL_SOCKET = 1;
 const SO_REUSEPORT = 15;
+const SO_COOKIE = 57;
 const IPPROTO_IPV6 = 41;
 const IPV6_V6ONLY = 26;
 const MSG_TRUNC = 0x20;
@@ -51,6 +52,7 @@ const SHUT_RD = 0;
 const SYMBOLS = {
   socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
   setsockopt: { parameters: ["i32", "i32", "i32", "buffer", "u32"], result: "i32" },
+  getsockopt: { parameters: ["i32", "i32", "i32", "buffer", "buffer"], result: "i32" },
   bind: { parameters: ["i32", "buffer", "u32"], result: "i32" },
   getsockname: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
   recvmmsg: {
@@ -121,22 +123,51 @@ export function canReusePortUdp(): boolean {
 }
 
 /**
- * Closes a socket by its descriptor, which must still be open (a closed
- * number may already name another file): the supervisor closes those of a
- * worker that died (a terminated worker leaves raw descriptors open, and the
- * kernel would go on handing that socket its share of the clients).
- *
- * @param fd The descriptor.
+ * A socket's descriptor number and its `SO_COOKIE`, which no other socket
+ * gets while the system runs: the number alone may name another file once
+ * the socket is closed.
  */
-export function closeDescriptor(fd: number): void {
-  const c = open();
-  // A receive blocked in the kernel on another thread returns (close alone would not wake it).
-  c.shutdown(fd, SHUT_RD);
-  c.close(fd);
+export interface SocketDescriptor {
+  readonly fd: number;
+  readonly cookie: bigint;
 }
 
-/** Descriptors of the sockets this thread has open. */
-const openSockets = new Set<number>();
+/** The socket cookie of a descriptor, or null when it names no socket. */
+function socketCookie(c: Libc, fd: number): bigint | null {
+  const value = new BigUint64Array(1);
+  const length = new Uint32Array([8]);
+  const ok = c.getsockopt(
+    fd,
+    SOL_SOCKET,
+    SO_COOKIE,
+    new Uint8Array(value.buffer),
+    new Uint8Array(length.buffer),
+  ) === 0;
+  return ok ? value[0]! : null;
+}
+
+/**
+ * Closes a socket by its descriptor if the number still names that socket
+ * (same cookie): the supervisor closes those of a worker that died or did
+ * not stop in time (a terminated worker leaves raw descriptors open, and the
+ * kernel would go on handing that socket its share of the clients), and a
+ * worker may have closed some already, their numbers since taken by other
+ * files.
+ *
+ * @param descriptor The socket's number and cookie.
+ * @returns Whether it was closed (false when the number names something else now).
+ */
+export function closeDescriptor(descriptor: SocketDescriptor): boolean {
+  const c = open();
+  if (socketCookie(c, descriptor.fd) !== descriptor.cookie) return false;
+  // A receive blocked in the kernel on another thread returns (close alone would not wake it).
+  c.shutdown(descriptor.fd, SHUT_RD);
+  c.close(descriptor.fd);
+  return true;
+}
+
+/** The sockets this thread has open, by descriptor number. */
+const openSockets = new Map<number, SocketDescriptor>();
 
 /**
  * The descriptors of the {@linkcode ReusePortUdpSocket}s this thread has
@@ -144,14 +175,16 @@ const openSockets = new Set<number>();
  *
  * @returns The descriptors.
  */
-export function openDescriptors(): number[] {
-  return [...openSockets];
+export function openDescriptors(): SocketDescriptor[] {
+  return [...openSockets.values()];
 }
 
 /** A UDP socket bound with `SO_REUSEPORT` (see the module documentation). */
 export class ReusePortUdpSocket implements UdpSocket {
   /** The descriptor (see {@linkcode closeDescriptor}). */
   readonly fd: number;
+  /** The socket's `SO_COOKIE` (see {@linkcode SocketDescriptor}). */
+  readonly cookie: bigint;
   readonly addr: Deno.NetAddr;
   readonly #c: Libc;
   readonly #data = new Uint8Array(BATCH * SLOT);
@@ -195,7 +228,8 @@ export class ReusePortUdpSocket implements UdpSocket {
     const length = new Uint32Array([NAME_SIZE]);
     c.getsockname(fd, bound, new Uint8Array(length.buffer));
     this.fd = fd;
-    openSockets.add(fd);
+    this.cookie = socketCookie(c, fd) ?? 0n;
+    openSockets.set(fd, { fd, cookie: this.cookie });
     this.addr = decodeAddress(bound);
     this.#prepareHeaders();
   }

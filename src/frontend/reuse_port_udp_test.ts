@@ -1,5 +1,12 @@
 import assert from "node:assert/strict";
-import { decodeAddress, encodeAddress, releaseLibc, ReusePortUdpSocket } from "./reuse_port_udp.ts";
+import {
+  closeDescriptor,
+  decodeAddress,
+  encodeAddress,
+  openDescriptors,
+  releaseLibc,
+  ReusePortUdpSocket,
+} from "./reuse_port_udp.ts";
 
 Deno.test("encodeAddress() and decodeAddress() round-trip IPv4 and IPv6", () => {
   for (
@@ -77,6 +84,36 @@ Deno.test("ReusePortUdpSocket on :: takes IPv4 clients too, named ::ffff:a.b.c.d
     assert.deepEqual(reply, new Uint8Array([8]));
   } finally {
     client.close();
+    socket.close();
+  }
+  assert.equal(releaseLibc(), true);
+});
+
+Deno.test("closeDescriptor() leaves alone a number that names another socket now", async () => {
+  const gone = new ReusePortUdpSocket("127.0.0.1", 0);
+  const stale = { fd: gone.fd, cookie: gone.cookie };
+  gone.close();
+  const socket = new ReusePortUdpSocket("127.0.0.1", 0);
+  try {
+    assert.notEqual(socket.cookie, stale.cookie);
+    assert.deepEqual(openDescriptors(), [{ fd: socket.fd, cookie: socket.cookie }]);
+    // The dead socket's cookie with the live socket's number (the case of a reused number).
+    assert.equal(closeDescriptor({ fd: socket.fd, cookie: stale.cookie }), false);
+    assert.equal(closeDescriptor(stale), false);
+    // Still open: it receives.
+    const client = Deno.listenDatagram({ hostname: "127.0.0.1", port: 0, transport: "udp" });
+    const receiving = socket.receive();
+    await client.send(new Uint8Array([1]), {
+      transport: "udp",
+      hostname: "127.0.0.1",
+      port: socket.addr.port,
+    });
+    const timer = setTimeout(() => socket.close(), 5000);
+    const [data] = await receiving;
+    clearTimeout(timer);
+    client.close();
+    assert.deepEqual(data, new Uint8Array([1]));
+  } finally {
     socket.close();
   }
   assert.equal(releaseLibc(), true);

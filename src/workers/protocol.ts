@@ -8,6 +8,7 @@
 
 import type { LogFormat, LogLevel } from "../log.ts";
 import type { ProxyOptions, ReloadableOptions } from "../proxy.ts";
+import type { SocketDescriptor } from "../frontend/reuse_port_udp.ts";
 
 /** What a worker is started with. */
 export interface WorkerStart {
@@ -36,7 +37,11 @@ export type ToWorker =
 /** Messages from a worker. */
 export type FromWorker =
   /** Serving on `port`; `descriptors` are its SO_REUSEPORT UDP sockets. */
-  | { readonly kind: "started"; readonly port: number; readonly descriptors: readonly number[] }
+  | {
+    readonly kind: "started";
+    readonly port: number;
+    readonly descriptors: readonly SocketDescriptor[];
+  }
   | { readonly kind: "failed"; readonly message: string }
   | { readonly kind: "metrics"; readonly request: number; readonly text: string }
   | { readonly kind: "stopped" };

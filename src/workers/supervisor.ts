@@ -23,7 +23,7 @@ import type { Config } from "../config/config.ts";
 import type { ReloadableOptions } from "../config/reload.ts";
 import { DEFAULT_LIMITS } from "../config/limits.ts";
 import { getLogger } from "../log.ts";
-import { closeDescriptor } from "../frontend/reuse_port_udp.ts";
+import { closeDescriptor, type SocketDescriptor } from "../frontend/reuse_port_udp.ts";
 import { SHARED_BYTES_PER_ENTRY, SharedCache } from "../cache/shared_cache.ts";
 import { Counter, Gauge, Registry } from "../observability/metrics_registry.ts";
 import { type HttpEndpoint, startHttpServer } from "../observability/http_server.ts";
@@ -107,7 +107,7 @@ interface Slot {
   readonly id: number;
   /** Null until its first start. */
   worker: Worker | null;
-  descriptors: readonly number[];
+  descriptors: readonly SocketDescriptor[];
   /** The worker's last /metrics page: it stands in for a page that comes too late. */
   lastPage: string;
   running: boolean;
@@ -347,6 +347,8 @@ export class Supervisor {
     }
     slot.running = false;
     slot.worker?.terminate();
+    // A worker that did not stop in time may have closed some of its sockets while draining,
+    // and their numbers may name other files now: closeDescriptor checks each socket's cookie.
     slot.descriptors.forEach(closeDescriptor);
     slot.descriptors = [];
   }
@@ -448,7 +450,7 @@ interface Launched {
   /** The supervisor's reload count when the worker was launched. */
   readonly generation: number;
   readonly port: number;
-  readonly descriptors: readonly number[];
+  readonly descriptors: readonly SocketDescriptor[];
 }
 
 /** Starts one worker and waits until it serves. */
