@@ -48,6 +48,10 @@ const MSG_TRUNC = 0x20;
 const MSG_DONTWAIT = 0x40;
 const MSG_WAITFORONE = 0x10000;
 const SHUT_RD = 0;
+const EINTR = 4;
+const EAGAIN = 11;
+/** Failed receives in a row that {@linkcode ReusePortUdpSocket} retries before it throws. */
+const TRANSIENT_RETRIES = 8;
 
 const SYMBOLS = {
   socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
@@ -59,6 +63,12 @@ const SYMBOLS = {
     parameters: ["i32", "buffer", "u32", "i32", "pointer"],
     result: "i32",
     nonblocking: true,
+  },
+  /** The same call on this thread (with MSG_DONTWAIT), where its errno can be read. */
+  recvmmsgNow: {
+    name: "recvmmsg",
+    parameters: ["i32", "buffer", "u32", "i32", "pointer"],
+    result: "i32",
   },
   sendto: { parameters: ["i32", "buffer", "usize", "i32", "buffer", "u32"], result: "isize" },
   shutdown: { parameters: ["i32", "i32"], result: "i32" },
@@ -87,9 +97,13 @@ export function releaseLibc(): boolean {
   return true;
 }
 
+/** The last libc error on this thread. */
+function lastErrno(c: Libc): number {
+  return new Deno.UnsafePointerView(c.__errno_location()!).getInt32();
+}
+
 /** The last libc error, as text. */
-function lastError(c: Libc): string {
-  const errno = new Deno.UnsafePointerView(c.__errno_location()!).getInt32();
+function lastError(c: Libc, errno = lastErrno(c)): string {
   const text = c.strerror(errno);
   return text === null ? `errno ${errno}` : new Deno.UnsafePointerView(text).getCString();
 }
@@ -199,6 +213,8 @@ export class ReusePortUdpSocket implements UdpSocket {
   #pending: Promise<number> | null = null;
   #closed = false;
   #fdClosed = false;
+  /** Failed `recvmmsg` calls in a row that looked transient. */
+  #failures = 0;
 
   /**
    * Binds a socket.
@@ -293,11 +309,15 @@ export class ReusePortUdpSocket implements UdpSocket {
   }
 
   async #receiveBatch(): Promise<number> {
-    const view = this.#view;
-    for (let i = 0; i < BATCH; i++) view.setUint32(i * MMSGHDR_SIZE + 8, NAME_SIZE, true);
+    this.#resetNames();
     try {
       // Until at least one arrives, then whatever else is queued.
-      const count = await this.#c.recvmmsg(this.fd, this.#headers, BATCH, MSG_WAITFORONE, null);
+      let count = this.#datagrams(
+        await this.#c.recvmmsg(this.fd, this.#headers, BATCH, MSG_WAITFORONE, null),
+      );
+      // None (shut down) or -1, unless closed here: see why.
+      if (count <= 0 && !this.#closed) count = this.#receiveAfterFailure();
+      else if (count > 0) this.#failures = 0;
       this.#count = Math.max(count, 0);
       this.#next = 0;
       // The buffers are referenced here so that they live while the kernel writes to them.
@@ -306,6 +326,52 @@ export class ReusePortUdpSocket implements UdpSocket {
     } finally {
       this.#pending = null;
     }
+  }
+
+  /**
+   * The datagrams a `recvmmsg` brought: on a socket shut down for reading
+   * it brings one empty message with no sender (the end of the stream, not
+   * a datagram: every UDP datagram has a sender).
+   */
+  #datagrams(count: number): number {
+    return count > 0 && this.#view.getUint32(8, true) === 0 ? 0 : count;
+  }
+
+  /** Every address slot is as long as the largest address (the kernel shortens them). */
+  #resetNames(): void {
+    for (let i = 0; i < BATCH; i++) this.#view.setUint32(i * MMSGHDR_SIZE + 8, NAME_SIZE, true);
+  }
+
+  /**
+   * After a `recvmmsg` that failed or brought nothing: its errno was set on
+   * a thread of the blocking pool, out of reach, so the call is made again
+   * here without waiting. Datagrams it brings are taken; nothing, EAGAIN or
+   * EINTR (the failure was passing: an interrupted call, memory short for a
+   * moment) let the caller wait again, up to {@linkcode TRANSIENT_RETRIES}
+   * times in a row; any other error is thrown (rather than a loop of
+   * failing calls).
+   *
+   * @returns The datagrams received (0 to wait again).
+   * @throws {Error} On a lasting error (EBADF, ENOTSOCK, ...) or too many failures in a row.
+   */
+  #receiveAfterFailure(): number {
+    this.#resetNames();
+    const count = this.#datagrams(
+      this.#c.recvmmsgNow(this.fd, this.#headers, BATCH, MSG_DONTWAIT, null),
+    );
+    if (count > 0) {
+      this.#failures = 0;
+      return count;
+    }
+    const errno = count < 0 ? lastErrno(this.#c) : 0;
+    const passing = errno === 0 || errno === EAGAIN || errno === EINTR;
+    if (passing && ++this.#failures <= TRANSIENT_RETRIES) return 0;
+    this.#failures = 0;
+    const reason = errno === 0 ? "nothing received" : lastError(this.#c, errno);
+    if (!passing) throw new Error(`Cannot receive: ${reason}`);
+    throw new Error(
+      `Cannot receive: ${TRANSIENT_RETRIES + 1} failed receives in a row (the last: ${reason})`,
+    );
   }
 
   #take(index: number, into: Uint8Array): [Uint8Array, Deno.NetAddr] {

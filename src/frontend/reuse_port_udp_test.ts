@@ -118,3 +118,51 @@ Deno.test("closeDescriptor() leaves alone a number that names another socket now
   }
   assert.equal(releaseLibc(), true);
 });
+
+/** libc calls the tests make on a socket behind its back. */
+function behindItsBack() {
+  return Deno.dlopen("libc.so.6", {
+    open: { parameters: ["buffer", "i32"], result: "i32" },
+    dup2: { parameters: ["i32", "i32"], result: "i32" },
+    close: { parameters: ["i32"], result: "i32" },
+    shutdown: { parameters: ["i32", "i32"], result: "i32" },
+  });
+}
+
+Deno.test("ReusePortUdpSocket.receive() throws the error when its descriptor names no socket", async () => {
+  const libc = behindItsBack();
+  const socket = new ReusePortUdpSocket("127.0.0.1", 0);
+  try {
+    // The number now names /dev/null (the socket itself is gone): recvmmsg fails with ENOTSOCK.
+    const devNull = libc.symbols.open(new TextEncoder().encode("/dev/null\0"), 0);
+    assert.ok(devNull >= 0);
+    assert.equal(libc.symbols.dup2(devNull, socket.fd), socket.fd);
+    libc.symbols.close(devNull);
+    await assert.rejects(
+      () => socket.receive(),
+      /^Error: Cannot receive: Socket operation on non-socket$/,
+    );
+    // And again on the next receive, rather than a loop of failing calls.
+    await assert.rejects(() => socket.receive(), /Cannot receive/);
+  } finally {
+    socket.close();
+    libc.close();
+  }
+  assert.equal(releaseLibc(), true);
+});
+
+Deno.test("ReusePortUdpSocket.receive() throws when the socket is shut down from outside", async () => {
+  const libc = behindItsBack();
+  const socket = new ReusePortUdpSocket("127.0.0.1", 0);
+  try {
+    assert.equal(libc.symbols.shutdown(socket.fd, 0), -1); // ENOTCONN, yet it is shut down
+    await assert.rejects(
+      () => socket.receive(),
+      /^Error: Cannot receive: 9 failed receives in a row/,
+    );
+  } finally {
+    socket.close();
+    libc.close();
+  }
+  assert.equal(releaseLibc(), true);
+});

@@ -25,6 +25,9 @@ const log = getLogger("udp");
 
 /** Receives kept waiting on the socket at once. */
 const RECEIVE_LOOPS = 8;
+/** Pause after a failed receive: doubling from the first to the last, while they fail in a row. */
+const RECEIVE_BACKOFF_FIRST_MS = 10;
+const RECEIVE_BACKOFF_MAX_MS = 1000;
 
 /** Settings of the UDP frontend. */
 export interface UdpFrontendOptions {
@@ -45,6 +48,9 @@ export class UdpFrontend {
   #allAnswered: (() => void) | null = null;
   #draining = false;
   #closed = false;
+  /** Receives failed in a row (logged on the first), and what ends their pauses early. */
+  #receiveFailures = 0;
+  readonly #closing = Promise.withResolvers<void>();
   /** The last client address parsed, and its text. */
   #lastHostname = "";
   #lastAddress: IpAddress | null = null;
@@ -95,6 +101,7 @@ export class UdpFrontend {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#closing.resolve();
     this.#listener.close();
   }
 
@@ -111,12 +118,10 @@ export class UdpFrontend {
         client = addr as Deno.NetAddr;
       } catch (error) {
         if (this.#closed) return;
-        log.warn("Cannot receive on {address}: {error}", {
-          address: `${this.addr.hostname}:${this.addr.port}`,
-          error: (error as Error).message,
-        });
+        await this.#receiveFailed(error as Error);
         continue;
       }
+      if (this.#receiveFailures > 0) this.#receiveRecovered();
       if (this.#draining) continue;
       const address = this.#clientAddress(client.hostname);
       if (!this.#admission.allows(address) || !this.#admission.withinRate(address!)) continue;
@@ -130,6 +135,36 @@ export class UdpFrontend {
         await this.#send(early, client);
       }
     }
+  }
+
+  /**
+   * A receive failed: logged on the first failure of a run, then a pause
+   * that doubles while they go on (bounded), so that a lasting error is no
+   * busy loop of failing calls.
+   */
+  async #receiveFailed(error: Error): Promise<void> {
+    if (this.#receiveFailures++ === 0) {
+      log.warn("Cannot receive on {address}: {error}; retrying with a growing pause", {
+        address: `${this.addr.hostname}:${this.addr.port}`,
+        error: error.message,
+      });
+    }
+    const ms = Math.min(
+      RECEIVE_BACKOFF_MAX_MS,
+      RECEIVE_BACKOFF_FIRST_MS * 2 ** Math.min(this.#receiveFailures - 1, 16),
+    );
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const paused = new Promise<void>((resolve) => timer = setTimeout(resolve, ms));
+    await Promise.race([paused, this.#closing.promise]);
+    clearTimeout(timer);
+  }
+
+  #receiveRecovered(): void {
+    log.info("Receiving again on {address} after {failures} failed receives", {
+      address: `${this.addr.hostname}:${this.addr.port}`,
+      failures: this.#receiveFailures,
+    });
+    this.#receiveFailures = 0;
   }
 
   /**
