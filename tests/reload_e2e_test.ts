@@ -347,6 +347,15 @@ Deno.test("SIGHUP while the other workers start (--workers 2) is applied once st
     }
     assert.ok(reply !== null && decode(reply).rcode === "NOERROR");
     assert.ok(b.queries.some((q) => q.name === "after.example.test"), "the new upstream is used");
+    // The second worker, launched before the reload, got it too once it served: fresh sockets
+    // (spread over both workers by the kernel) all reach the new upstream.
+    await proxy.waitForLine((line) => /^Serving with 2 workers/.test(line.message));
+    for (let i = 0; i < 16; i++) {
+      const answer = await udpQuery(port, buildQuery(`spread${i}.example.test`, "A"));
+      assert.equal(decode(answer).rcode, "NOERROR");
+    }
+    const late = a.queries.filter((q) => q.name.startsWith("spread"));
+    assert.deepEqual(late.map((q) => q.name), [], "a worker still forwards to the old upstream");
   } finally {
     exitCode = await proxy.stop();
     await Deno.remove(dir, { recursive: true });
