@@ -217,13 +217,18 @@ export function buildClientResponse(
   const length = message.length + optLength;
   if (length > options.limit) {
     if (options.limit >= MAX_MESSAGE_SIZE) return fitLargest(answer, query, queryLayout, options);
-    return buildTruncated(
+    const truncated = buildTruncated(
       message,
       query,
       queryLayout,
       optFields(answer, options, clientEdns),
       rcode,
     );
+    // The same AD rule as a full answer: never the upstream's AD when the proxy validates.
+    if (answer.security !== undefined) {
+      setAuthenticData(truncated, answer.security, query, clientEdns);
+    }
+    return truncated;
   }
   const response = allocateBytes(length);
   response.set(message);

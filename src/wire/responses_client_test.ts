@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { COUNT_OFFSET, readU16 } from "./header.ts";
 import { parseMessage } from "./message.ts";
-import { answerFromReply, buildClientResponse } from "./responses.ts";
+import { answerFromReply, type AnswerSecurity, buildClientResponse } from "./responses.ts";
 import {
   ascii,
   decode,
@@ -277,4 +277,25 @@ Deno.test("buildClientResponse() never truncates at the 65,535-octet limit: it s
   assert.deepEqual([extended.decoded.flag_tc, extended.decoded.rcode], [false, "SERVFAIL"]);
   // Below 65,535 (UDP), the client is still told to retry over TCP.
   assert.equal(respond(withEde, CLIENT_EDNS, 65_534).decoded.flag_tc, true);
+});
+
+Deno.test("buildClientResponse() applies the validator's AD rule when truncating", () => {
+  // REPLY carries the upstream's AD=1.
+  const replyBytes = encodeCompressed(REPLY);
+  const truncate = (security: AnswerSecurity | undefined, query: Uint8Array) => {
+    const answer = { ...answerFromReply(replyBytes.slice(), parseMessage(replyBytes)), security };
+    const response = buildClientResponse(answer, query, parseMessage(query), {
+      limit: 100,
+      maxUdpSize: MAX_UDP,
+    });
+    const decoded = decode(response);
+    assert.equal(decoded.flag_tc, true);
+    return decoded.flag_ad;
+  };
+  for (const security of ["insecure", "bogus", "indeterminate", "unchecked"] as const) {
+    assert.equal(truncate(security, CLIENT_EDNS), false, security);
+  }
+  assert.equal(truncate("secure", CLIENT_EDNS), true, "secure, DO=1");
+  assert.equal(truncate("secure", CLIENT_PLAIN), false, "secure, neither DO nor AD asked");
+  assert.equal(truncate(undefined, CLIENT_EDNS), true, "validation off: the upstream's AD");
 });
