@@ -34,8 +34,8 @@ import type { WorkBudget } from "./work_budget.ts";
 export const BOGUS_TTL = 5;
 /** Longest a link is remembered, whatever its TTL. */
 const MAX_LINK_TTL = 3600;
-/** Links remembered at most (oldest dropped first). */
-const MAX_LINKS = 10_000;
+/** Links remembered at most (oldest dropped first), failures included. */
+export const MAX_LINKS = 10_000;
 
 /** Fetches a record set's reply (DO=1, CD=1) through the proxy's upstream path. */
 export interface ChainFetcher {
@@ -71,6 +71,8 @@ export interface ChainOfTrustOptions {
   readonly fetcher: ChainFetcher;
   /** Clock in milliseconds. @default {Date.now} */
   readonly now?: () => number;
+  /** Links remembered at most. @default {MAX_LINKS} */
+  readonly maxLinks?: number;
 }
 
 /** Walks and remembers the chain of trust. */
@@ -78,6 +80,8 @@ export class ChainOfTrust {
   readonly #anchors: TrustAnchors;
   readonly #fetcher: ChainFetcher;
   readonly #now: () => number;
+  readonly #maxLinks: number;
+  /** In insertion order (a link found again moves to the end): the first is the oldest. */
   readonly #links = new Map<string, Remembered>();
   /** Links being worked out, shared by concurrent queries. */
   readonly #pending = new Map<string, Promise<Link>>();
@@ -87,6 +91,12 @@ export class ChainOfTrust {
     this.#anchors = options.anchors;
     this.#fetcher = options.fetcher;
     this.#now = options.now ?? Date.now;
+    this.#maxLinks = Math.max(1, options.maxLinks ?? MAX_LINKS);
+  }
+
+  /** How many links are remembered (expired ones until looked up or pushed out). */
+  get size(): number {
+    return this.#links.size;
   }
 
   /**
@@ -132,25 +142,33 @@ export class ChainOfTrust {
   /** A remembered link, or the one `work` finds (once for concurrent callers). */
   async #link(key: string, work: () => Promise<Remembered>): Promise<Link> {
     const known = this.#links.get(key);
-    if (known !== undefined && known.expiresAt > this.#now()) return known.link;
+    if (known !== undefined) {
+      if (known.expiresAt > this.#now()) return known.link;
+      this.#links.delete(key);
+    }
     let pending = this.#pending.get(key);
     if (pending === undefined) {
-      pending = work().then((found) => {
-        if (this.#links.size >= MAX_LINKS) this.#links.delete(this.#links.keys().next().value!);
-        this.#links.delete(key);
-        this.#links.set(key, found);
-        return found.link;
-      }, (error) => {
-        if (error instanceof BogusError) {
-          const link: Link = { kind: "bogus", ede: error.ede, reason: error.message };
-          this.#links.set(key, { link, expiresAt: this.#now() + BOGUS_TTL * 1000 });
-          return link;
-        }
-        throw error;
+      pending = work().then((found) => this.#remember(key, found), (error) => {
+        if (!(error instanceof BogusError)) throw error;
+        const link: Link = { kind: "bogus", ede: error.ede, reason: error.message };
+        return this.#remember(key, { link, expiresAt: this.#now() + BOGUS_TTL * 1000 });
       }).finally(() => this.#pending.delete(key));
       this.#pending.set(key, pending);
     }
     return await pending;
+  }
+
+  /**
+   * Keeps a link, found or failed, within {@linkcode ChainOfTrustOptions.maxLinks}: the oldest
+   * goes first. (Names a zone owner makes clients ask must not grow the map without bound.)
+   */
+  #remember(key: string, found: Remembered): Link {
+    this.#links.delete(key);
+    while (this.#links.size >= this.#maxLinks) {
+      this.#links.delete(this.#links.keys().next().value!);
+    }
+    this.#links.set(key, found);
+    return found.link;
   }
 
   #until(ttl: number): number {
