@@ -47,6 +47,8 @@ export class CacheEntry implements Answer, ListNode<CacheEntry> {
   readonly errors: readonly Uint8Array[];
   /** The DNSSEC state it was stored with (undefined when validation is off); it never changes. */
   readonly security: AnswerSecurity | undefined;
+  /** Seconds a secure answer's validation holds from `storedAt` (see {@linkcode Answer.secureFor}). */
+  readonly secureFor: number | undefined;
   /** Times it was served fresh. */
   hits = 0;
   /**
@@ -84,6 +86,7 @@ export class CacheEntry implements Answer, ListNode<CacheEntry> {
     this.extendedRcode = answer.extendedRcode;
     this.errors = answer.errors.length === 0 ? NO_ERRORS : answer.errors;
     this.security = answer.security;
+    this.secureFor = answer.secureFor;
   }
 
   /** The message: a view made on each call, when the buffer holds more than the message. */

@@ -204,17 +204,17 @@ export class Resolver {
     this.#metrics.cache("miss");
     if (now - entry.refreshFailedAt < FAILURE_RECHECK_MS) {
       this.#background(key, entry);
-      return this.#stale(entry);
+      return this.#stale(entry, now);
     }
     const fresh = await this.#raceRefresh(this.#fetched(key, query, layout, group, now));
     if (fresh !== null && !isServfail(fresh.answer)) return fresh;
     entry.refreshFailedAt = performance.now();
-    return this.#stale(entry);
+    return this.#stale(entry, now);
   }
 
-  #stale(entry: CachedAnswer): Resolution {
+  #stale(entry: CachedAnswer, now: number): Resolution {
     this.#metrics.cache("stale");
-    return stale(entry);
+    return stale(entry, now);
   }
 
   /** Waits for a refresh at most `staleAfterMs`; null when it fails or is late. */
@@ -294,7 +294,7 @@ export class Resolver {
   #store(key: string, answer: Answer, upstream: string, now: number): Resolution {
     const fresh: Resolution = { answer, source: "upstream", upstream };
     if (this.#cache === null || now < this.#reroutedAt) return fresh;
-    const ttl = cacheLifetime(answer, this.#bounds);
+    const ttl = cacheLifetime(answer, secureBounds(this.#bounds, answer.secureFor));
     if (ttl === null) return fresh;
     if (isServfail(answer)) {
       // A SERVFAIL must not push out an answer that can still be served stale.
@@ -320,14 +320,35 @@ function ttlOffsets(entry: CachedAnswer): readonly number[] {
   return entry.offsets;
 }
 
-function stale(entry: CachedAnswer): Resolution {
+/**
+ * The TTL bounds of an answer: a secure one is not cached beyond its
+ * validation's end (a signature expires), its records' TTLs clamped to it.
+ */
+function secureBounds(bounds: TtlBounds, secureFor: number | undefined): TtlBounds {
+  if (secureFor === undefined || secureFor >= bounds.maxTtl) return bounds;
+  return { minTtl: Math.min(bounds.minTtl, secureFor), maxTtl: secureFor };
+}
+
+function stale(entry: CachedAnswer, now: number): Resolution {
   const nxdomain = getHeaderRcode(entry.message) === RCODE.NXDOMAIN;
   return {
-    answer: entry,
+    answer: staleSecurity(entry, now),
     ttls: { offsets: ttlOffsets(entry), elapsed: 0, fixed: STALE_TTL },
     error: { code: nxdomain ? EDE_CODE.STALE_NXDOMAIN_ANSWER : EDE_CODE.STALE_ANSWER },
     source: "stale",
   };
+}
+
+/**
+ * A stale answer keeps its secure state only while its validation holds
+ * (no signature has expired): past that it is served unchecked, AD=0.
+ */
+function staleSecurity(entry: CachedAnswer, now: number): Answer {
+  if (entry.security !== "secure") return entry;
+  if (entry.secureFor !== undefined && now < entry.storedAt + entry.secureFor * 1000) return entry;
+  // Not a spread: a cached answer's message is a getter.
+  const { message, questionEnd, extendedRcode, errors } = entry;
+  return { message, questionEnd, extendedRcode, errors, security: "unchecked" };
 }
 
 /** Caches an answer if it may be, and returns the resolution to give to the waiting queries. */

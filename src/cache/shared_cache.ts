@@ -53,7 +53,8 @@ const C_EVICTIONS = 7, C_SERIAL = 8;
 const R_LENGTH = 0, R_STATE = 4, R_STORED = 8, R_FAILED = 16, R_HASH = 24, R_TTL = 28;
 const R_HITS = 32, R_EXT_RCODE = 36, R_KEY_LENGTH = 40, R_MESSAGE_LENGTH = 42;
 const R_QUESTION_END = 44, R_ERRORS_LENGTH = 46, R_OFFSETS_COUNT = 48, R_OFFSETS_CAPACITY = 50;
-const R_SERIAL = 52, R_DATA = 56;
+/** R_SECURE_FOR: a secure answer's `secureFor` in seconds, -1 for none. */
+const R_SERIAL = 52, R_SECURE_FOR = 56, R_DATA = 60;
 /** Record states: indexed, removed (its space is reclaimed when the tail passes), hit since written. */
 const LIVE = 1, DEAD = 0, REFERENCED = 3;
 /** TTL offsets not found yet. */
@@ -243,6 +244,7 @@ export class SharedCache implements AnswerCache {
       i32[(record + R_HASH) >> 2] = hash;
       i32[(record + R_TTL) >> 2] = entry.ttl;
       i32[(record + R_HITS) >> 2] = entry.hits;
+      i32[(record + R_SECURE_FOR) >> 2] = entry.secureFor ?? -1;
       i32[(record + R_EXT_RCODE) >> 2] = entry.extendedRcode | (securityCode(entry.security) << 16);
       u16[(record + R_KEY_LENGTH) >> 1] = key.length;
       u16[(record + R_MESSAGE_LENGTH) >> 1] = message.length;
@@ -343,6 +345,7 @@ export class SharedCache implements AnswerCache {
       }
       errors = list;
     }
+    const secureFor = this.#i32[(record + R_SECURE_FOR) >> 2]!;
     let offsets: number[] | null = null;
     const count = u16[(record + R_OFFSETS_COUNT) >> 1]!;
     if (count !== UNKNOWN_OFFSETS) {
@@ -355,6 +358,7 @@ export class SharedCache implements AnswerCache {
       questionEnd: u16[(record + R_QUESTION_END) >> 1]!,
       extendedRcode: this.#i32[(record + R_EXT_RCODE) >> 2]! & 0xffff,
       security: SECURITY_STATES[this.#i32[(record + R_EXT_RCODE) >> 2]! >>> 16],
+      secureFor: secureFor < 0 ? undefined : secureFor,
       errors,
       storedAt: this.#f64[(record + R_STORED) >> 3]! - this.#origin,
       ttl: this.#i32[(record + R_TTL) >> 2]!,
@@ -651,6 +655,7 @@ interface EntryFields {
   readonly questionEnd: number;
   readonly extendedRcode: number;
   readonly security: AnswerSecurity | undefined;
+  readonly secureFor: number | undefined;
   readonly errors: readonly Uint8Array[];
   readonly storedAt: number;
   readonly ttl: number;
@@ -669,6 +674,7 @@ class SharedEntry implements CachedAnswer {
   readonly extendedRcode: number;
   /** The DNSSEC state it was stored with: a cached answer never upgrades itself. */
   readonly security: AnswerSecurity | undefined;
+  readonly secureFor: number | undefined;
   readonly errors: readonly Uint8Array[];
   readonly storedAt: number;
   readonly ttl: number;
@@ -685,6 +691,7 @@ class SharedEntry implements CachedAnswer {
     this.questionEnd = fields.questionEnd;
     this.extendedRcode = fields.extendedRcode;
     this.security = fields.security;
+    this.secureFor = fields.secureFor;
     this.errors = fields.errors;
     this.storedAt = fields.storedAt;
     this.ttl = fields.ttl;

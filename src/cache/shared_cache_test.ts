@@ -163,3 +163,23 @@ Deno.test("SharedCache: an entry whose refresh never failed says so as -Infinity
   shared.set(entry("a", 1, 0));
   assert.equal(shared.get("a", 2000)!.refreshFailedAt, -Infinity);
 });
+
+Deno.test("SharedCache keeps how long a secure answer's validation holds, for every worker", () => {
+  const first = cache(100, 65536);
+  const second = new SharedCache(first.buffer, 2);
+  const now = performance.now();
+  for (const [i, secureFor] of [undefined, 0, 42, 2 ** 31 - 1].entries()) {
+    const message = new Uint8Array(100);
+    message[7] = 1;
+    const answer = {
+      message,
+      questionEnd: 19,
+      extendedRcode: 0,
+      errors: [],
+      security: "secure" as const,
+      secureFor,
+    };
+    first.set(new CacheEntry(`name${i}.`, answer, 60, now));
+    assert.equal(second.get(`name${i}.`, now + 1)!.secureFor, secureFor, `name${i}.`);
+  }
+});

@@ -76,6 +76,9 @@ export class DnssecAnswers implements AnswerCheck {
       ? nameFromText(route.zone)
       : undefined;
     const verdict = await this.#validator.validate(reply.subarray(0, layout.end), forwardZone);
+    if (verdict.state === "secure" && verdict.ttl !== undefined) {
+      return { ...shaped(key, reply, layout, "secure"), secureFor: verdict.ttl };
+    }
     if (verdict.state !== "bogus") return shaped(key, reply, layout, verdict.state);
     const ede = verdict.ede ?? DNSSEC_EDE.BOGUS;
     const reason = REASONS.get(ede) ?? "other";

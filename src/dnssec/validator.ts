@@ -131,6 +131,8 @@ class Check {
   readonly #now: number;
   /** Set when some part was proven insecure. */
   #insecure: string | null = null;
+  /** The smallest TTL of what was verified, capped by signature expirations. */
+  #ttl = Infinity;
 
   constructor(chain: ChainOfTrust, reply: Reply, budget: WorkBudget, now: number) {
     this.#chain = chain;
@@ -178,9 +180,13 @@ class Check {
   }
 
   #verdict(): Verdict {
-    return this.#insecure === null
-      ? { state: "secure" }
-      : { state: "insecure", reason: this.#insecure };
+    if (this.#insecure !== null) return { state: "insecure", reason: this.#insecure };
+    return this.#ttl === Infinity ? { state: "secure" } : { state: "secure", ttl: this.#ttl };
+  }
+
+  #verified<T extends { readonly ttl: number }>(found: T): T {
+    this.#ttl = Math.min(this.#ttl, found.ttl);
+    return found;
   }
 
   /** The zone of signed data: the signer's, which must be a zone apex above the owner. */
@@ -204,15 +210,19 @@ class Check {
     if (signers.length === 0) {
       throw new BogusError(DNSSEC_EDE.RRSIGS_MISSING, `no RRSIG for ${describe(set)}`);
     }
-    const verified = await verifyRrset(set, trust.zone, trust.keys, this.#now, this.#budget);
+    const verified = this.#verified(
+      await verifyRrset(set, trust.zone, trust.keys, this.#now, this.#budget),
+    );
     if (verified.wildcardOf === undefined) return;
     // A wildcard expansion: the name asked must be proven not to exist (RFC 4035 §5.3.4).
-    const denial = await verifyDenial(
-      this.#reply.authority,
-      trust.zone,
-      trust.keys,
-      this.#now,
-      this.#budget,
+    const denial = this.#verified(
+      await verifyDenial(
+        this.#reply.authority,
+        trust.zone,
+        trust.keys,
+        this.#now,
+        this.#budget,
+      ),
     );
     if (denial.nsecs.length > 0) return proveWildcardNsec(denial.nsecs, set.owner, trust.zone);
     if (denial.nsec3s.length > 0) {
@@ -245,7 +255,9 @@ class Check {
         `negative answer for ${nameToText(sname)} signed by ${nameToText(trust.zone)}`,
       );
     }
-    const denial = await verifyDenial(authority, trust.zone, trust.keys, this.#now, this.#budget);
+    const denial = this.#verified(
+      await verifyDenial(authority, trust.zone, trust.keys, this.#now, this.#budget),
+    );
     const nxdomain = rcode === RCODE.NXDOMAIN;
     if (denial.nsecs.length > 0) {
       return nxdomain

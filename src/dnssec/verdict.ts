@@ -29,6 +29,13 @@ export interface Verdict {
   readonly ede?: number;
   /** Why, for logs and the EDE text. */
   readonly reason?: string;
+  /**
+   * For secure answers: seconds the verdict holds, the smallest TTL of the
+   * records and signatures checked, capped by the first signature's
+   * expiration (RFC 4035 §5.3.3). The answer must not be cached, nor served
+   * stale as secure, beyond it.
+   */
+  readonly ttl?: number;
 }
 
 /** A failed check: bogus with an EDE code and a reason. */

@@ -125,6 +125,12 @@ export interface Answer {
    * validation is off: the upstream's AD bit passes through.
    */
   readonly security?: AnswerSecurity | undefined;
+  /**
+   * For a secure answer: seconds its validation holds (its first signature
+   * expires then, or a record's TTL ends). Not cached longer, nor served
+   * stale as secure afterwards.
+   */
+  readonly secureFor?: number | undefined;
 }
 
 /** DNSSEC states of an answer; `unchecked`: the client set CD, so it was not validated. */
