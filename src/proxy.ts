@@ -227,6 +227,7 @@ function buildQueryHandler(
       resolver: () => resolver!,
       router,
       metrics,
+      timeoutMs: options.timeoutMs,
       ...(options.dnssecLimits && { limits: options.dnssecLimits }),
     })
     : undefined;

@@ -67,9 +67,11 @@ export interface AnswerCheck {
    * @param key The cache key (its DO and CD bits matter).
    * @param reply The upstream's reply, matched to the query.
    * @param layout Its layout.
+   * @param arrivedAt When the query arrived (`performance.now()`): its
+   *   `--timeout` deadline counts from there, the check's own fetches included.
    * @returns The answer.
    */
-  check(key: string, reply: Uint8Array, layout: MessageLayout): Promise<Answer>;
+  check(key: string, reply: Uint8Array, layout: MessageLayout, arrivedAt: number): Promise<Answer>;
 }
 
 /** Settings of the resolver. */
@@ -398,7 +400,7 @@ class Fetch implements ForwardListener {
   forwarded(forwarded: Forwarded | null, error?: unknown): void {
     if (forwarded === null) return this.settle(null, error);
     if (this.#check !== null) {
-      this.#check.check(this.#key, forwarded.reply, forwarded.layout).then(
+      this.#check.check(this.#key, forwarded.reply, forwarded.layout, this.#now).then(
         (answer) => this.#stored(answer, forwarded.upstream),
         (thrown) => this.settle(null, thrown),
       );

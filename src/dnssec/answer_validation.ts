@@ -40,6 +40,7 @@ const REASONS: ReadonlyMap<number, string> = new Map([
   [DNSSEC_EDE.DNSKEY_MISSING, "dnskey-missing"],
   [DNSSEC_EDE.RRSIGS_MISSING, "rrsigs-missing"],
   [DNSSEC_EDE.NSEC_MISSING, "nsec-missing"],
+  [DNSSEC_EDE.NO_REACHABLE_AUTHORITY, "timeout"],
 ]);
 
 /** Settings of {@linkcode DnssecAnswers}. */
@@ -48,6 +49,8 @@ export interface DnssecAnswersOptions {
   /** The current router: names in a forward zone need an anchor of their own. */
   readonly router: () => Router;
   readonly metrics: ProxyMetrics;
+  /** `--timeout`: a query's deadline is its arrival plus this, validation included. */
+  readonly timeoutMs: number;
 }
 
 /** Validates upstream replies for the resolver (see {@linkcode AnswerCheck}). */
@@ -55,16 +58,23 @@ export class DnssecAnswers implements AnswerCheck {
   readonly #validator: Validator;
   readonly #router: () => Router;
   readonly #metrics: ProxyMetrics;
+  readonly #timeoutMs: number;
 
-  /** @param options The validator, router and metrics. */
+  /** @param options The validator, router, metrics and timeout. */
   constructor(options: DnssecAnswersOptions) {
     this.#validator = options.validator;
     this.#router = options.router;
     this.#metrics = options.metrics;
+    this.#timeoutMs = options.timeoutMs;
   }
 
   /** See {@linkcode AnswerCheck.check}. */
-  async check(key: string, reply: Uint8Array, layout: MessageLayout): Promise<Answer> {
+  async check(
+    key: string,
+    reply: Uint8Array,
+    layout: MessageLayout,
+    arrivedAt: number,
+  ): Promise<Answer> {
     if (keyCheckingDisabled(key)) return shaped(key, reply, layout, "unchecked");
     const name = keyName(key);
     // Under a negative trust anchor: insecure without decoding the reply (the benchmark's path).
@@ -75,7 +85,11 @@ export class DnssecAnswers implements AnswerCheck {
     const forwardZone = route.kind === "forward" && route.zone !== "."
       ? nameFromText(route.zone)
       : undefined;
-    const verdict = await this.#validator.validate(reply.subarray(0, layout.end), forwardZone);
+    const verdict = await this.#validator.validate(
+      reply.subarray(0, layout.end),
+      forwardZone,
+      arrivedAt + this.#timeoutMs,
+    );
     if (verdict.state === "secure" && verdict.ttl !== undefined) {
       return { ...shaped(key, reply, layout, "secure"), secureFor: verdict.ttl };
     }

@@ -28,7 +28,7 @@ import { bytesEqual, TYPE } from "./records.ts";
 import { decodeReply, findRrset, verifyDenial } from "./reply.ts";
 import { verifyRrset } from "./rrset_verify.ts";
 import type { TrustAnchor, TrustAnchors } from "./trust_anchors.ts";
-import type { WorkBudget } from "./work_budget.ts";
+import { DeadlineError, type WorkBudget } from "./work_budget.ts";
 
 /** Seconds a failed link of the chain is remembered (RFC 9520 §3 asks for at least 1). */
 export const BOGUS_TTL = 5;
@@ -42,9 +42,11 @@ export interface ChainFetcher {
   /**
    * @param name The owner.
    * @param type DS or DNSKEY.
+   * @param deadline The client query's deadline (`performance.now()` ms, Infinity for none):
+   *   the fetch gets the time left, not a timeout of its own.
    * @returns The reply message, or null when no upstream answered.
    */
-  fetch(name: Name, type: number): Promise<Uint8Array | null>;
+  fetch(name: Name, type: number, deadline: number): Promise<Uint8Array | null>;
 }
 
 /** Where a name's zone stands. */
@@ -108,6 +110,7 @@ export class ChainOfTrust {
    *   anchor), or indeterminate without an anchor.
    * @throws {BogusError} When a link of the chain fails.
    * @throws {WorkLimitError} When a work bound is reached.
+   * @throws {DeadlineError} When the budget's deadline passes before a fetch is answered.
    */
   async zoneOf(name: Name, budget: WorkBudget): Promise<ZoneTrust> {
     const anchor = this.#anchors.closest(name);
@@ -205,7 +208,7 @@ export class ChainOfTrust {
     trusted: (key: DnsKey) => Promise<boolean>,
     budget: WorkBudget,
   ): Promise<{ keys: DnsKey[]; ttl: number }> {
-    const message = await this.#fetch(zone, TYPE.DNSKEY);
+    const message = await this.#fetch(zone, TYPE.DNSKEY, budget);
     const reply = decodeReply(message);
     const set = findRrset(reply.answer, zone, TYPE.DNSKEY);
     if (set === undefined) {
@@ -234,7 +237,7 @@ export class ChainOfTrust {
     keys: readonly DnsKey[],
     budget: WorkBudget,
   ): Promise<Remembered> {
-    const reply = decodeReply(await this.#fetch(child, TYPE.DS));
+    const reply = decodeReply(await this.#fetch(child, TYPE.DS, budget));
     const ds = findRrset(reply.answer, child, TYPE.DS);
     const now = this.#seconds();
     if (reply.rcode === RCODE.NOERROR && ds !== undefined) {
@@ -297,14 +300,31 @@ export class ChainOfTrust {
     return { link, expiresAt: this.#until(denial.ttl) };
   }
 
-  async #fetch(name: Name, type: number): Promise<Uint8Array> {
-    const message = await this.#fetcher.fetch(name, type);
-    if (message === null) {
-      throw new BogusError(
-        DNSSEC_EDE.OTHER,
-        `no answer for ${nameToText(name)} ${type === TYPE.DS ? "DS" : "DNSKEY"}`,
-      );
+  /**
+   * A DS or DNSKEY reply, within the query's deadline: past it, a
+   * {@linkcode DeadlineError} (not remembered as a failed link: the link is
+   * not known to be bad, this query only has no time left).
+   */
+  async #fetch(name: Name, type: number, budget: WorkBudget): Promise<Uint8Array> {
+    const what = `${nameToText(name)} ${type === TYPE.DS ? "DS" : "DNSKEY"}`;
+    const { deadline } = budget;
+    const left = deadline - performance.now();
+    if (left <= 0) throw new DeadlineError(what);
+    const fetching = this.#fetcher.fetch(name, type, deadline);
+    let message: Uint8Array | null;
+    if (deadline === Infinity) message = await fetching;
+    else {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const late = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new DeadlineError(what)), left);
+      });
+      try {
+        message = await Promise.race([fetching, late]);
+      } finally {
+        clearTimeout(timer);
+      }
     }
+    if (message === null) throw new BogusError(DNSSEC_EDE.OTHER, `no answer for ${what}`);
     return message;
   }
 

@@ -53,6 +53,8 @@ export interface DnssecSetup {
   readonly router: () => Router;
   readonly metrics: ProxyMetrics;
   readonly limits?: WorkLimits;
+  /** `--timeout`: one client query's deadline, the chain's fetches included. */
+  readonly timeoutMs: number;
 }
 
 /**
@@ -64,8 +66,13 @@ export interface DnssecSetup {
 export function createDnssecCheck(setup: DnssecSetup): DnssecAnswers {
   const validator = new Validator({
     anchors: trustAnchors(setup.anchors, setup.insecure),
-    fetcher: new ResolverChainFetcher(setup.resolver, setup.router),
+    fetcher: new ResolverChainFetcher(setup.resolver, setup.router, setup.timeoutMs),
     ...(setup.limits && { limits: setup.limits }),
   });
-  return new DnssecAnswers({ validator, router: setup.router, metrics: setup.metrics });
+  return new DnssecAnswers({
+    validator,
+    router: setup.router,
+    metrics: setup.metrics,
+    timeoutMs: setup.timeoutMs,
+  });
 }

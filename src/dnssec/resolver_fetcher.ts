@@ -21,18 +21,21 @@ import type { Name } from "./names.ts";
 export class ResolverChainFetcher implements ChainFetcher {
   readonly #resolver: () => Resolver;
   readonly #router: () => Router;
+  readonly #timeoutMs: number;
 
   /**
    * @param resolver The resolver (a function: it is built after the validator).
    * @param router The current router.
+   * @param timeoutMs `--timeout`, the forwarder's deadline after a query's arrival.
    */
-  constructor(resolver: () => Resolver, router: () => Router) {
+  constructor(resolver: () => Resolver, router: () => Router, timeoutMs: number) {
     this.#resolver = resolver;
     this.#router = router;
+    this.#timeoutMs = timeoutMs;
   }
 
   /** See {@linkcode ChainFetcher.fetch}. */
-  fetch(name: Name, type: number): Promise<Uint8Array | null> {
+  fetch(name: Name, type: number, deadline: number): Promise<Uint8Array | null> {
     const questionEnd = HEADER_LENGTH + name.length + 4;
     const query = new Uint8Array(questionEnd + OPT_HEADER_LENGTH);
     query[2] = FLAG2.RD;
@@ -47,8 +50,12 @@ export class ResolverChainFetcher implements ChainFetcher {
     const key = cacheKey(query, layout);
     const route = this.#router().route(keyName(key));
     if (route.kind !== "forward") return Promise.resolve(null);
+    // As if it arrived with the client query: the forwarder's deadline (arrival + --timeout) is
+    // then the client's, not a full --timeout of its own for each fetch down the chain.
+    const now = performance.now();
+    const arrivedAt = Math.min(now, deadline - this.#timeoutMs);
     return new Promise((resolve, reject) => {
-      this.#resolver().resolve(query, layout, key, route.group, performance.now(), {
+      this.#resolver().resolve(query, layout, key, route.group, arrivedAt, {
         resolved: (resolution, error) =>
           error !== undefined ? reject(error) : resolve(resolution?.answer.message ?? null),
       });

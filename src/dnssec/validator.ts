@@ -27,7 +27,13 @@ import { authoritySigner, decodeReply, type Reply, verifyDenial } from "./reply.
 import { describe, verifyRrset } from "./rrset_verify.ts";
 import type { TrustAnchors } from "./trust_anchors.ts";
 import { BogusError, DNSSEC_EDE, InsecureError, type Verdict } from "./verdict.ts";
-import { DEFAULT_WORK_LIMITS, WorkBudget, WorkLimitError, type WorkLimits } from "./work_budget.ts";
+import {
+  DeadlineError,
+  DEFAULT_WORK_LIMITS,
+  WorkBudget,
+  WorkLimitError,
+  type WorkLimits,
+} from "./work_budget.ts";
 
 /** CNAMEs followed in one answer at most. */
 const MAX_CNAMES = 16;
@@ -79,9 +85,15 @@ export class Validator {
    * @param forwardZone When the name is routed to a `--forward-zone`, that
    *   zone: without an anchor at or below it the answer is insecure
    *   (RFC 7646, a negative trust anchor in effect).
+   * @param deadline The client query's deadline (`performance.now()` ms): the chain's fetches
+   *   share the time left; past it the answer is bogus with EDE 22 (No Reachable Authority).
    * @returns The verdict; never throws for bad data.
    */
-  async validate(message: Uint8Array, forwardZone?: Name): Promise<Verdict> {
+  async validate(
+    message: Uint8Array,
+    forwardZone?: Name,
+    deadline = Infinity,
+  ): Promise<Verdict> {
     let reply: Reply;
     try {
       reply = decodeReply(message);
@@ -103,7 +115,7 @@ export class Validator {
         reason: `forward zone ${nameToText(forwardZone)} has no trust anchor`,
       };
     }
-    const budget = new WorkBudget(this.#limits);
+    const budget = new WorkBudget(this.#limits, deadline);
     try {
       return await new Check(this.#chain, reply, budget, Math.floor(this.#now() / 1000)).run();
     } catch (error) {
@@ -117,6 +129,9 @@ export class Validator {
       }
       if (error instanceof WorkLimitError) {
         return { state: "bogus", ede: DNSSEC_EDE.OTHER, reason: error.message };
+      }
+      if (error instanceof DeadlineError) {
+        return { state: "bogus", ede: DNSSEC_EDE.NO_REACHABLE_AUTHORITY, reason: error.message };
       }
       throw error;
     }

@@ -50,15 +50,36 @@ export class WorkLimitError extends Error {
   }
 }
 
-/** The work one query has left. */
+/**
+ * The client query's deadline (`--timeout`) passed while the chain of
+ * trust was still being fetched: the answer is SERVFAIL, never unvalidated.
+ */
+export class DeadlineError extends Error {
+  /** @param what What was being waited for. */
+  constructor(what: string) {
+    super(`DNSSEC validation ran out of time waiting for ${what}`);
+    this.name = "DeadlineError";
+  }
+}
+
+/** The work one query has left, and until when. */
 export class WorkBudget {
   readonly limits: WorkLimits;
+  /**
+   * When the client query's time is up (`performance.now()` milliseconds:
+   * its arrival plus `--timeout`); the chain's fetches share what is left.
+   */
+  readonly deadline: number;
   #validations = 0;
   #hashes = 0;
 
-  /** @param limits The bounds. */
-  constructor(limits: WorkLimits = DEFAULT_WORK_LIMITS) {
+  /**
+   * @param limits The bounds.
+   * @param deadline The query's deadline. @default {Infinity}
+   */
+  constructor(limits: WorkLimits = DEFAULT_WORK_LIMITS, deadline = Infinity) {
     this.limits = limits;
+    this.deadline = deadline;
   }
 
   /** Signature checks spent so far. */
