@@ -13,91 +13,9 @@ import {
 import { type Answer, buildQuery, decode, udpQuery } from "./_util/dns_client.ts";
 import { deadPort } from "./_util/proxy_fixture.ts";
 import { testdataPath } from "./_util/tools.ts";
+import { type LogLine, ProxyProcess } from "./_util/proxy_process.ts";
 
-const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const CA = testdataPath("tls", "ca.pem");
-
-/** One JSON log line of the proxy, and when the test read it. */
-interface LogLine {
-  readonly level: string;
-  readonly message: string;
-  readonly [field: string]: unknown;
-  readonly readAt: number;
-}
-
-/** main.ts running in a subprocess with JSON logs, its stderr read line by line. */
-class ProxyProcess {
-  readonly lines: LogLine[] = [];
-  readonly #child: Deno.ChildProcess;
-  readonly #reading: Promise<void>;
-
-  /**
-   * @param args The proxy's arguments.
-   * @param runtimeFlags More flags for Deno (e.g. --allow-ffi, which more than one worker needs).
-   */
-  constructor(args: string[], runtimeFlags: string[] = []) {
-    this.#child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "--allow-net", "--allow-read", "--allow-env", ...runtimeFlags, MAIN, ...args],
-      env: { NO_COLOR: "1", DOTPROXY_LOG_FORMAT: "json" },
-      clearEnv: true,
-      stdin: "null",
-      stdout: "null",
-      stderr: "piped",
-    }).spawn();
-    this.#reading = this.#read();
-  }
-
-  kill(signal: Deno.Signal): void {
-    this.#child.kill(signal);
-  }
-
-  /** Waits (bounded) for the first line from `after` on that matches. */
-  async waitForLine(match: (line: LogLine) => boolean, after = 0, ms = 10_000): Promise<LogLine> {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      const line = this.lines.slice(after).find(match);
-      if (line !== undefined) return line;
-      if (Date.now() > deadline) {
-        throw new Error(`no such log line within ${ms} ms:\n${this.#text()}`);
-      }
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
-  }
-
-  /** Sends SIGTERM and waits for the exit code and the end of stderr. */
-  async stop(): Promise<number> {
-    try {
-      this.#child.kill("SIGTERM");
-    } catch {
-      // already gone
-    }
-    const { code } = await this.#child.status;
-    await this.#reading;
-    return code;
-  }
-
-  #text(): string {
-    return this.lines.map((line) => `${line.level}: ${line.message}`).join("\n");
-  }
-
-  async #read(): Promise<void> {
-    let pending = "";
-    for await (const chunk of this.#child.stderr.pipeThrough(new TextDecoderStream())) {
-      pending += chunk;
-      const lines = pending.split("\n");
-      pending = lines.pop()!;
-      for (const text of lines) this.lines.push({ ...parseLine(text), readAt: performance.now() });
-    }
-  }
-}
-
-function parseLine(text: string): { level: string; message: string } {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return { level: "not-json", message: text }; // e.g. a warning of Deno's own
-  }
-}
 
 /** A SOA record for `zone` whose TTL and MINIMUM are `ttl` (negative answers live that long). */
 function soa(zone: string, ttl: number): Answer {
@@ -286,9 +204,9 @@ for (const workers of [1, 2]) {
     const file = `${dir}/dotproxy.yaml`;
     const port = deadPort();
     await Deno.writeTextFile(file, config(port, a));
-    const proxy = new ProxyProcess(["--config", file, "--workers", String(workers)], [
-      "--allow-ffi",
-    ]);
+    const proxy = new ProxyProcess(["--config", file, "--workers", String(workers)], {
+      runtimeFlags: ["--allow-ffi"],
+    });
     let exitCode: number | undefined;
     try {
       await waitUntilServing(port);
@@ -331,7 +249,9 @@ Deno.test("SIGHUP while the other workers start (--workers 2) is applied once st
   const file = `${dir}/dotproxy.yaml`;
   const port = deadPort();
   await Deno.writeTextFile(file, config(port, a));
-  const proxy = new ProxyProcess(["--config", file, "--workers", "2"], ["--allow-ffi"]);
+  const proxy = new ProxyProcess(["--config", file, "--workers", "2"], {
+    runtimeFlags: ["--allow-ffi"],
+  });
   let exitCode: number | undefined;
   try {
     // The first worker logs that it listens before the supervisor has seen it serve: a SIGHUP

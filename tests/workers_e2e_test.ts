@@ -7,107 +7,39 @@ import assert from "node:assert/strict";
 import { defaultAnswer, startFakeDotServer } from "./_util/fake_dot_server.ts";
 import { buildQuery, decode, udpQuery } from "./_util/dns_client.ts";
 import { testdataPath } from "./_util/tools.ts";
+import { type LogLine, ProxyProcess } from "./_util/proxy_process.ts";
 
-const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const CA = testdataPath("tls", "ca.pem");
+/** More than one worker needs FFI (the SO_REUSEPORT UDP sockets). */
+const FFI = ["--allow-ffi"];
 
-interface LogLine {
-  readonly level: string;
-  readonly message: string;
-  readonly [field: string]: unknown;
+/** Whether a log line names the worker that answered (a query log line). */
+function answeredBy(line: LogLine): boolean {
+  return typeof line.worker === "number";
 }
 
-/** main.ts with --workers, JSON logs read line by line. */
-class WorkersProcess {
-  readonly lines: LogLine[] = [];
-  readonly #child: Deno.ChildProcess;
-  readonly #reading: Promise<void>;
-
-  constructor(args: string[], env: Record<string, string> = {}) {
-    this.#child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "--allow-net", "--allow-read", "--allow-env", "--allow-ffi", MAIN, ...args],
-      env: { NO_COLOR: "1", DOTPROXY_LOG_FORMAT: "json", ...env },
-      clearEnv: true,
-      stdin: "null",
-      stdout: "null",
-      stderr: "piped",
-    }).spawn();
-    this.#reading = this.#read();
-  }
-
-  kill(signal: Deno.Signal): void {
-    this.#child.kill(signal);
-  }
-
-  /** Whether a line names the worker that answered (a query log line). */
-  static answeredBy(line: LogLine): boolean {
-    return typeof line.worker === "number";
-  }
-
-  async waitForLine(match: (line: LogLine) => boolean, after = 0, ms = 15_000): Promise<LogLine> {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      const line = this.lines.slice(after).find(match);
-      if (line !== undefined) return line;
-      if (Date.now() > deadline) {
-        throw new Error(`no such log line within ${ms} ms:\n${this.#text()}`);
-      }
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
-  }
-
-  /** The query log line of the answer to `name` from the line `after` on. */
-  answerOf(name: string, after: number): Promise<LogLine> {
-    return this.waitForLine((line) => line.name === name, after);
-  }
-
-  /** Sends SIGTERM (unless `signalled` already) and waits for the exit code. */
-  async stop(signalled = false): Promise<number> {
-    if (!signalled) this.#child.kill("SIGTERM");
-    const { code } = await this.#child.status;
-    await this.#reading;
-    return code;
-  }
-
-  #text(): string {
-    return this.lines.map((line) => JSON.stringify(line)).join("\n");
-  }
-
-  async #read(): Promise<void> {
-    const decoder = new TextDecoderStream();
-    let rest = "";
-    for await (const chunk of this.#child.stderr.pipeThrough(decoder)) {
-      rest += chunk;
-      const parts = rest.split("\n");
-      rest = parts.pop()!;
-      for (const part of parts) {
-        try {
-          this.lines.push(JSON.parse(part));
-        } catch {
-          this.lines.push({ level: "raw", message: part });
-        }
-      }
-    }
-  }
+/** The query log line of the answer to `name` from the line `after` on. */
+function answerOf(proxy: ProxyProcess, name: string, after: number): Promise<LogLine> {
+  return proxy.waitForLine((line) => line.name === name, after);
 }
 
 async function startWorkers(upstreamPort: number, extra: string[] = [], env = {}) {
-  const proxy = new WorkersProcess([
+  const proxy = new ProxyProcess([
     ...["--listen", "127.0.0.1", "--port", "0", "--workers", "2", "--log-queries"],
     ...["--upstream", `127.0.0.1:${upstreamPort}#dot.test`, "--ca-file", CA],
     ...["--http", "127.0.0.1:0"],
     ...extra,
-  ], env);
+  ], { runtimeFlags: FFI, env });
   const serving = await proxy.waitForLine((line) => /Serving with 2 workers/.test(line.message));
   const http = await proxy.waitForLine((line) => /Serving \/metrics/.test(line.message));
   return { proxy, port: serving.port as number, httpPort: http.port as number };
 }
 
 /** One query from a fresh socket (a new source port); the answer and the worker that gave it. */
-async function ask(proxy: WorkersProcess, port: number, name: string) {
+async function ask(proxy: ProxyProcess, port: number, name: string) {
   const after = proxy.lines.length;
   const reply = decode(await udpQuery(port, buildQuery(name, "A"), { timeoutMs: 3000 }));
-  const logged = await proxy.answerOf(name + ".", after);
+  const logged = await answerOf(proxy, name + ".", after);
   return { reply, worker: logged.worker as number, source: logged.source as string };
 }
 
@@ -160,10 +92,10 @@ Deno.test("a name answered through one worker is a cache hit through the other, 
 
 Deno.test("with --listen :: and two workers, IPv4 clients get answers over UDP", async () => {
   await using upstream = await startFakeDotServer();
-  const proxy = new WorkersProcess([
+  const proxy = new ProxyProcess([
     ...["--listen", "::", "--port", "0", "--workers", "2", "--log-queries"],
     ...["--upstream", `127.0.0.1:${upstream.port}#dot.test`, "--ca-file", CA],
-  ]);
+  ], { runtimeFlags: FFI });
   try {
     const serving = await proxy.waitForLine((line) => /Serving with 2 workers/.test(line.message));
     const port = serving.port as number;
@@ -177,7 +109,7 @@ Deno.test("with --listen :: and two workers, IPv4 clients get answers over UDP",
         }),
       );
       assert.equal(reply.rcode, "NOERROR");
-      const logged = await proxy.answerOf(`v4-${i}.example.`, after);
+      const logged = await answerOf(proxy, `v4-${i}.example.`, after);
       assert.equal(logged.client, "::ffff:127.0.0.1");
       workers.add(logged.worker as number);
     }
@@ -204,7 +136,7 @@ Deno.test("a worker that dies is logged, counted and restarted, and the other lo
         port,
       });
       await socket.receive();
-      const logged = await proxy.answerOf(`probe${i}.example.`, after);
+      const logged = await answerOf(proxy, `probe${i}.example.`, after);
       if (logged.worker === 1) found = socket;
       else socket.close();
     }
@@ -297,7 +229,7 @@ Deno.test("SIGTERM with two workers under load answers every query already recei
     }));
     for (const reply of replies) assert.equal(reply.rcode, "NOERROR");
     const workers = new Set(
-      proxy.lines.filter(WorkersProcess.answeredBy).map((line) => line.worker),
+      proxy.lines.filter(answeredBy).map((line) => line.worker),
     );
     assert.equal(workers.size, 2, "the load reached one worker only");
   } finally {
@@ -322,7 +254,7 @@ Deno.test("SIGHUP with two workers moves a load to the new upstream in both, los
     `upstream:\n  - 127.0.0.1:${upstreamPort}#dot.test\nca-file: ${JSON.stringify(CA)}\n` +
     `timeout: 2000\n`;
   await Deno.writeTextFile(file, config(a.port));
-  const proxy = new WorkersProcess(["--config", file]);
+  const proxy = new ProxyProcess(["--config", file], { runtimeFlags: FFI });
   try {
     const serving = await proxy.waitForLine((line) => /Serving with 2 workers/.test(line.message));
     const port = serving.port as number;

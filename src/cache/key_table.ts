@@ -223,10 +223,17 @@ export function halfSipHash13(key: string, k0: number, k1: number): number {
   let v3 = k1 ^ 0x74656462;
   const length = key.length;
   const words = length >>> 1;
-  for (let i = 0; i < words; i++) {
-    const m = key.charCodeAt(2 * i) | (key.charCodeAt(2 * i + 1) << 16);
+  // The last block: the length in octets in the top octet, below it the odd code unit if any.
+  const last = ((2 * length) << 24) | ((length & 1) === 1 ? key.charCodeAt(length - 1) : 0);
+  // One SipRound per word and one for the last block (c = 1), then three to finish (d = 3):
+  // the finishing rounds take no message (m = 0), and 0xff goes into v2 before them.
+  for (let i = 0; i < words + 4; i++) {
+    const m = i < words
+      ? key.charCodeAt(2 * i) | (key.charCodeAt(2 * i + 1) << 16)
+      : i === words
+      ? last
+      : 0;
     v3 ^= m;
-    // One SipRound per word (c = 1).
     v0 = (v0 + v1) | 0;
     v1 = (v1 << 5) | (v1 >>> 27);
     v1 ^= v0;
@@ -242,30 +249,7 @@ export function halfSipHash13(key: string, k0: number, k1: number): number {
     v1 ^= v2;
     v2 = (v2 << 16) | (v2 >>> 16);
     v0 ^= m;
-  }
-  // The last block: the length in octets in the top octet, below it the odd code unit if any.
-  const b = ((2 * length) << 24) | ((length & 1) === 1 ? key.charCodeAt(length - 1) : 0);
-  v3 ^= b;
-  // One SipRound for the last block, then three to finish (d = 3).
-  for (let round = 0; round < 4; round++) {
-    if (round === 1) {
-      v0 ^= b;
-      v2 ^= 0xff;
-    }
-    v0 = (v0 + v1) | 0;
-    v1 = (v1 << 5) | (v1 >>> 27);
-    v1 ^= v0;
-    v0 = (v0 << 16) | (v0 >>> 16);
-    v2 = (v2 + v3) | 0;
-    v3 = (v3 << 8) | (v3 >>> 24);
-    v3 ^= v2;
-    v0 = (v0 + v3) | 0;
-    v3 = (v3 << 7) | (v3 >>> 25);
-    v3 ^= v0;
-    v2 = (v2 + v1) | 0;
-    v1 = (v1 << 13) | (v1 >>> 19);
-    v1 ^= v2;
-    v2 = (v2 << 16) | (v2 >>> 16);
+    if (i === words) v2 ^= 0xff;
   }
   return v1 ^ v3;
 }

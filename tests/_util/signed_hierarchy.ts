@@ -24,7 +24,7 @@
  */
 
 import { requireTool } from "./tools.ts";
-import { startUnbound, type UnboundServer } from "./unbound.ts";
+import { freePort, startUnbound, type UnboundServer } from "./unbound.ts";
 
 /** A running hierarchy; dispose it to stop NSD and Unbound and remove the files. */
 export interface SignedHierarchy extends AsyncDisposable {
@@ -428,20 +428,4 @@ async function waitForNsd(process: NsdProcess, dir: string): Promise<void> {
   }
   const log = await Deno.readTextFile(`${dir}/nsd.log`).catch(() => "");
   throw new Error(`NSD did not answer on 127.0.0.1:${process.port}:\n${log.slice(-4000)}`);
-}
-
-function freePort(): number {
-  for (let attempt = 0; attempt < 20; attempt++) {
-    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    const { port } = listener.addr;
-    try {
-      Deno.listenDatagram({ hostname: "127.0.0.1", port, transport: "udp" }).close();
-      return port;
-    } catch (error) {
-      if (!(error instanceof Deno.errors.AddrInUse)) throw error;
-    } finally {
-      listener.close();
-    }
-  }
-  throw new Error("no free TCP+UDP port pair found on 127.0.0.1");
 }

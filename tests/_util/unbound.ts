@@ -283,7 +283,7 @@ async function readStats(control: string, confFile: string): Promise<Record<stri
 }
 
 /** A port that was free on 127.0.0.1 for both TCP and UDP a moment ago. */
-function freePort(): number {
+export function freePort(): number {
   for (let attempt = 0; attempt < 20; attempt++) {
     const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
     const { port } = listener.addr;
