@@ -12,6 +12,8 @@ import * as tls from "node:tls";
 import { decode } from "./dns_packet.ts";
 import { defaultAnswer, type ReceivedQuery } from "./fake_dot_answers.ts";
 import { testdataPath } from "./tools.ts";
+import { concat } from "./stream_harness.ts";
+import { frame } from "../../src/framing/length_prefix_decoder.ts";
 
 /** Options of {@linkcode startMtlsDotServer}. */
 export interface MtlsDotServerOptions {
@@ -123,19 +125,4 @@ function answerQuery(
   const bytes = defaultAnswer(query);
   if (!(bytes instanceof Uint8Array)) return undefined; // delayed answers are not offered here
   return { name: query.name, bytes };
-}
-
-function frame(message: Uint8Array): Uint8Array {
-  const out = new Uint8Array(2 + message.length);
-  out[0] = message.length >> 8;
-  out[1] = message.length & 0xff;
-  out.set(message, 2);
-  return out;
-}
-
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
 }
