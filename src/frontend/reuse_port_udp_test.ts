@@ -1,12 +1,7 @@
 import assert from "node:assert/strict";
-import {
-  closeDescriptor,
-  decodeAddress,
-  encodeAddress,
-  openDescriptors,
-  releaseLibc,
-  ReusePortUdpSocket,
-} from "./reuse_port_udp.ts";
+import { ReusePortUdpSocket } from "./reuse_port_udp.ts";
+import { decodeAddress, encodeAddress } from "./socket_address.ts";
+import { closeDescriptor, openDescriptors, releaseLibc } from "./socket_descriptor.ts";
 
 Deno.test("encodeAddress() and decodeAddress() round-trip IPv4 and IPv6", () => {
   for (

@@ -8,7 +8,7 @@
 
 import type { LogFormat, LogLevel } from "../log.ts";
 import type { ProxyOptions, ReloadableOptions } from "../proxy.ts";
-import type { SocketDescriptor } from "../frontend/reuse_port_udp.ts";
+import type { SocketDescriptor } from "../frontend/socket_descriptor.ts";
 
 /** What a worker is started with. */
 export interface WorkerStart {

@@ -23,7 +23,7 @@ import type { Config } from "../config/config.ts";
 import type { ReloadableOptions } from "../config/reload.ts";
 import { DEFAULT_LIMITS } from "../config/limits.ts";
 import { getLogger } from "../log.ts";
-import { closeDescriptor, type SocketDescriptor } from "../frontend/reuse_port_udp.ts";
+import { closeDescriptor, type SocketDescriptor } from "../frontend/socket_descriptor.ts";
 import { SHARED_BYTES_PER_ENTRY, SharedCache } from "../cache/shared_cache.ts";
 import { Counter, Gauge, Registry } from "../observability/metrics_registry.ts";
 import { type HttpEndpoint, startHttpServer } from "../observability/http_server.ts";

@@ -9,7 +9,7 @@
  */
 
 import { setupLogging, shutdownLogging } from "../log.ts";
-import { openDescriptors } from "../frontend/reuse_port_udp.ts";
+import { openDescriptors } from "../frontend/socket_descriptor.ts";
 import { SharedCache } from "../cache/shared_cache.ts";
 import { type RunningProxy, startProxy } from "../proxy.ts";
 import type { FromWorker, ToWorker, WorkerStart } from "./protocol.ts";
