@@ -5,7 +5,7 @@
  * sharing one answer cache (shared_cache.ts).
  *
  * The supervisor serves /metrics (the workers' pages added up, see
- * merge_metrics.ts), /healthz and /readyz; passes reloads, the lame duck
+ * metrics_totals.ts), /healthz and /readyz; passes reloads, the lame duck
  * and the shutdown on to every worker; and restarts a worker that dies,
  * after closing its UDP sockets (a dead worker's raw descriptors would
  * otherwise go on taking their share of the clients) and emptying any cache
@@ -16,106 +16,30 @@
  * queries in flight (it waits on those connections), the client sockets,
  * and the limits, which are divided (see {@linkcode workerShare}).
  *
+ * Worker options are made in worker_options.ts, threads started in
+ * launch_worker.ts, each worker's slot and restart delays kept in
+ * worker_slot.ts, and the /metrics totals in metrics_totals.ts.
+ *
  * @module
  */
 
 import type { Config } from "../config/config.ts";
 import type { ReloadableOptions } from "../config/reload.ts";
-import { DEFAULT_LIMITS } from "../config/limits.ts";
 import { getLogger } from "../log.ts";
-import { closeDescriptor, type SocketDescriptor } from "../frontend/socket_descriptor.ts";
+import { closeDescriptor } from "../frontend/socket_descriptor.ts";
 import { SHARED_BYTES_PER_ENTRY, SharedCache } from "../cache/shared_cache.ts";
 import { Counter, Gauge, Registry } from "../observability/metrics_registry.ts";
 import { type HttpEndpoint, startHttpServer } from "../observability/http_server.ts";
-import { IDLE_PROBE_MS } from "../proxy.ts";
-import { mergeMetrics, monotonicPart } from "./merge_metrics.ts";
-import type { FromWorker, ToWorker, WorkerStart } from "./protocol.ts";
+import { type Launched, launchWorker, post } from "./launch_worker.ts";
+import { MetricsTotals } from "./metrics_totals.ts";
+import type { FromWorker, WorkerStart } from "./protocol.ts";
+import { type SupervisorOptions, workerOptions, workerShare } from "./worker_options.ts";
+import { emptySlot, restartDelayMs, retryDelayMs, type Slot } from "./worker_slot.ts";
 
 const log = getLogger("workers");
 
 /** Bytes the cache may hold when nothing smaller is asked (as for one worker). */
 const DEFAULT_CACHE_MAX_BYTES = 64 * 1024 * 1024;
-/** How long a worker may take to start, and /metrics waits for the workers' pages. */
-const START_TIMEOUT_MS = 30_000;
-const METRICS_TIMEOUT_MS = 2_000;
-/** A worker that dies again within this long is restarted after a growing delay. */
-const QUICK_DEATH_MS = 10_000;
-const MAX_RESTART_DELAY_MS = 5_000;
-
-/** What the supervisor starts from. */
-export interface SupervisorOptions {
-  readonly config: Config;
-  /** Workers to run (2 or more). */
-  readonly workers: number;
-  /** Version reported in `dotproxy_build_info`. */
-  readonly version: string;
-  /** Each worker traces its queries (OpenTelemetry, `OTEL_DENO=true`). @default {false} */
-  readonly tracing?: boolean;
-}
-
-/**
- * The limits of one worker of `count`, from the proxy's:
- * - `maxInFlight` and `maxTcpConnections` are the proxy's totals, divided
- *   (rounded up: the proxy may hold up to `count - 1` more);
- * - `upstreamConnections` is divided too (rounded up, at least 1 per
- *   worker), so that the whole proxy opens at most
- *   `count × ceil(upstreamConnections / count)` TLS connections to an upstream;
- * - the per-client limits (`rateLimit`, `rateLimitBurst`,
- *   `maxTcpPerClient`) stay per worker: a client's queries from one socket
- *   all reach one worker, but a client that uses several source ports may be
- *   spread over up to `count` workers, and get up to `count` times as much.
- *
- * @param config The proxy's configuration.
- * @param count Workers.
- * @returns The limits to give each worker.
- */
-export function workerShare(
-  config: Pick<Config, "maxInFlight" | "maxTcpConnections" | "upstreamConnections">,
-  count: number,
-): { maxInFlight: number; maxTcpConnections: number; upstreamConnections: number } {
-  const share = (total: number) => Math.max(1, Math.ceil(total / count));
-  return {
-    maxInFlight: share(config.maxInFlight ?? DEFAULT_LIMITS.maxInFlight),
-    maxTcpConnections: share(config.maxTcpConnections ?? DEFAULT_LIMITS.maxTcpConnections),
-    upstreamConnections: share(config.upstreamConnections ?? DEFAULT_LIMITS.upstreamConnections),
-  };
-}
-
-/**
- * The proxy options every worker starts with: the configuration without the
- * operations endpoint (the supervisor serves it), each worker's share of the
- * limits, and, when the endpoint is on, the idle upstream probes that keep
- * `dotproxy_upstream_up` current (a worker would not probe without `http`).
- *
- * @param options What the supervisor starts from.
- * @returns The options of each worker.
- */
-export function workerOptions(options: SupervisorOptions): WorkerStart["options"] {
-  const { config, workers } = options;
-  const { http, ...rest } = config;
-  return {
-    ...rest,
-    ...workerShare(config, workers),
-    ...(http && { idleProbeMs: IDLE_PROBE_MS }),
-    version: options.version,
-    tracing: options.tracing ?? false,
-  };
-}
-
-/** One worker's place: the thread in it now, and what the supervisor knows of it. */
-interface Slot {
-  readonly id: number;
-  /** Null until its first start. */
-  worker: Worker | null;
-  descriptors: readonly SocketDescriptor[];
-  /** The worker's last /metrics page: it stands in for a page that comes too late. */
-  lastPage: string;
-  running: boolean;
-  startedAt: number;
-  restartDelayMs: number;
-  /** Told when the worker reports it has stopped (or dies while stopping). */
-  stopped: (() => void) | null;
-}
 
 /** Running workers under one supervisor. */
 export class Supervisor {
@@ -129,14 +53,7 @@ export class Supervisor {
   readonly #restarts = this.#registry.register(
     new Counter("dotproxy_worker_restarts_total", "Workers restarted after they died.", []),
   ).with();
-  readonly #pages = new Map<number, { pages: Map<Slot, string>; done: () => void }>();
-  /**
-   * The counters and histograms of every worker that died, as of its last
-   * page: added to the totals so that they never go down when a worker
-   * dies and its successor counts from 0 (see merge_metrics.ts).
-   */
-  #retired = "";
-  #request = 0;
+  readonly #totals = new MetricsTotals();
   /** Reloads so far, and the last one: a worker launched before it gets it on adoption. */
   #generation = 0;
   #lastReload: ReloadableOptions | null = null;
@@ -210,21 +127,10 @@ export class Supervisor {
    * port as they come (a worker that cannot start is retried, as after a death).
    */
   async #launchAll(workers: number): Promise<void> {
-    const first = await launch(0, this.#start, this.#generation);
+    const first = await launchWorker(0, this.#start, this.#generation);
     this.#start = { ...this.#start, options: { ...this.#start.options, port: first.port } };
     this.#started = true;
-    for (let id = 0; id < workers; id++) {
-      this.#slots.push({
-        id,
-        worker: null,
-        descriptors: [],
-        lastPage: "",
-        running: false,
-        startedAt: performance.now(),
-        restartDelayMs: 0,
-        stopped: null,
-      });
-    }
+    for (let id = 0; id < workers; id++) this.#slots.push(emptySlot(id));
     this.#adopt(this.#slots[0]!, first);
     for (const slot of this.#slots.slice(1)) void this.#restart(slot);
   }
@@ -270,26 +176,7 @@ export class Supervisor {
    * @returns A page in the Prometheus text format.
    */
   async metrics(): Promise<string> {
-    const request = ++this.#request;
-    const running = this.#slots.filter((slot) => slot.running);
-    const pages = new Map<Slot, string>();
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(finish, METRICS_TIMEOUT_MS);
-      function finish() {
-        clearTimeout(timer);
-        resolve();
-      }
-      this.#pages.set(request, {
-        pages,
-        done: () => pages.size >= running.length && finish(),
-      });
-      for (const slot of running) post(slot.worker!, { kind: "metrics", request });
-      if (running.length === 0) finish();
-    });
-    this.#pages.delete(request);
-    const late = running.filter((slot) => !pages.has(slot) && slot.running);
-    const all = [...pages.values(), ...late.map((slot) => slot.lastPage), this.#retired];
-    return mergeMetrics(all) + this.#registry.render();
+    return await this.#totals.collect(this.#slots) + this.#registry.render();
   }
 
   /**
@@ -359,11 +246,7 @@ export class Supervisor {
       const message = event.data;
       if (slot.worker !== worker) return;
       if (message.kind === "metrics") {
-        slot.lastPage = message.text;
-        const waiting = this.#pages.get(message.request);
-        if (waiting === undefined) return;
-        waiting.pages.set(slot, message.text);
-        waiting.done();
+        this.#totals.received(slot, message.request, message.text);
       } else if (message.kind === "stopped") {
         // It closed its own sockets: their numbers may soon name other files.
         slot.descriptors = [];
@@ -379,8 +262,7 @@ export class Supervisor {
   #died(slot: Slot, reason: string): void {
     slot.running = false;
     // Its successor counts from 0: what it had counted stays in the totals.
-    this.#retired = mergeMetrics([this.#retired, monotonicPart(slot.lastPage)]);
-    slot.lastPage = "";
+    this.#totals.retire(slot);
     slot.worker?.terminate();
     slot.descriptors.forEach(closeDescriptor);
     slot.descriptors = [];
@@ -390,10 +272,7 @@ export class Supervisor {
       return;
     }
     this.#restarts.inc();
-    const quick = performance.now() - slot.startedAt < QUICK_DEATH_MS;
-    slot.restartDelayMs = quick
-      ? Math.min(MAX_RESTART_DELAY_MS, Math.max(100, slot.restartDelayMs * 2))
-      : 0;
+    slot.restartDelayMs = restartDelayMs(slot);
     log.error("Worker {id} died ({reason}); restarting it in {ms} ms", {
       id: slot.id,
       reason,
@@ -407,7 +286,7 @@ export class Supervisor {
     if (this.#stopping !== null) return;
     const again = slot.worker !== null;
     try {
-      const launched = await launch(slot.id, this.#start, this.#generation);
+      const launched = await launchWorker(slot.id, this.#start, this.#generation);
       if (this.#stopping !== null) {
         launched.worker.terminate();
         launched.descriptors.forEach(closeDescriptor);
@@ -417,7 +296,7 @@ export class Supervisor {
       if (again) log.info("Worker {id} is serving again", { id: slot.id });
     } catch (error) {
       log.error("Cannot start worker {id}: {error}", { id: slot.id, error });
-      slot.restartDelayMs = Math.min(MAX_RESTART_DELAY_MS, Math.max(100, slot.restartDelayMs * 2));
+      slot.restartDelayMs = retryDelayMs(slot);
       setTimeout(() => this.#restart(slot), slot.restartDelayMs);
     }
   }
@@ -443,50 +322,4 @@ export class Supervisor {
       ),
     );
   }
-}
-
-interface Launched {
-  readonly worker: Worker;
-  /** The supervisor's reload count when the worker was launched. */
-  readonly generation: number;
-  readonly port: number;
-  readonly descriptors: readonly SocketDescriptor[];
-}
-
-/** Starts one worker and waits until it serves. */
-function launch(
-  id: number,
-  start: Omit<WorkerStart, "id">,
-  generation: number,
-): Promise<Launched> {
-  const worker = new Worker(new URL("./worker_main.ts", import.meta.url), { type: "module" });
-  return new Promise<Launched>((resolve, reject) => {
-    const fail = (error: Error) => {
-      clearTimeout(timer);
-      worker.terminate();
-      reject(error);
-    };
-    const timer = setTimeout(
-      () => fail(new Error(`Worker ${id} did not start within ${START_TIMEOUT_MS} ms`)),
-      START_TIMEOUT_MS,
-    );
-    worker.onmessage = (event: MessageEvent<FromWorker>) => {
-      const message = event.data;
-      if (message.kind === "started") {
-        clearTimeout(timer);
-        resolve({ worker, generation, port: message.port, descriptors: message.descriptors });
-      } else if (message.kind === "failed") {
-        fail(new Error(message.message));
-      }
-    };
-    worker.onerror = (event: ErrorEvent) => {
-      event.preventDefault();
-      fail(new Error(`Worker ${id} failed to start: ${event.message}`));
-    };
-    post(worker, { ...start, id });
-  });
-}
-
-function post(worker: Worker, message: ToWorker): void {
-  worker.postMessage(message);
 }

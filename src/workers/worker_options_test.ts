@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { parseConfig } from "../config/config.ts";
 import { IDLE_PROBE_MS } from "../proxy.ts";
-import { workerOptions } from "./supervisor.ts";
+import { workerOptions } from "./worker_options.ts";
 
 function config(args: string[]) {
   const result = parseConfig(["--upstream", "9.9.9.9#dns.quad9.net", ...args], {
