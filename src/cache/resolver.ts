@@ -2,60 +2,32 @@
  * Answers a query from the cache when it can, from the upstreams when it
  * must, and from stale data when the upstreams fail (RFC 8767); identical
  * queries in flight share one upstream exchange, and popular entries are
- * refreshed shortly before they expire.
+ * refreshed shortly before they expire. What goes into the cache and for
+ * how long is answer_store.ts; how a stale answer is served, stale_answer.ts.
  *
  * @module
  */
 
-import { EDE_CODE, RCODE } from "../wire/constants.ts";
-import { getHeaderRcode } from "../wire/header.ts";
-import { type MessageLayout, walkRecords } from "../wire/message.ts";
-import {
-  type Answer,
-  answerFromReply,
-  type ExtendedError,
-  type TtlRewrite,
-} from "../wire/responses.ts";
+import type { MessageLayout } from "../wire/message.ts";
+import { type Answer, answerFromReply } from "../wire/responses.ts";
 import type { Forwarded, Forwarder, ForwardListener } from "../upstream/forwarder.ts";
 import type { UpstreamGroup } from "../upstream/upstream_group.ts";
 import type { Router } from "../routing/router.ts";
 import { getLogger } from "../log.ts";
 import type { ProxyMetrics } from "../observability/proxy_metrics.ts";
 import { keyDnssecOk, keyName } from "./cache_key.ts";
-import { cacheLifetime, type TtlBounds } from "./cache_lifetime.ts";
+import type { TtlBounds } from "./cache_lifetime.ts";
 import { KeyTable } from "./key_table.ts";
-import { CacheEntry } from "./dns_cache.ts";
 import type { AnswerCache, CachedAnswer } from "./answer_cache.ts";
 import { refreshQuery } from "./refresh_query.ts";
+import type { Resolution, ResolutionListener } from "./resolution.ts";
+import { AnswerStore } from "./answer_store.ts";
+import { isServfail, staleAnswer, ttlOffsets } from "./stale_answer.ts";
+
+export type { AnswerSource, Resolution, ResolutionListener } from "./resolution.ts";
+export { STALE_TTL } from "./stale_answer.ts";
 
 const log = getLogger("cache");
-
-/** Where an answer came from. */
-export type AnswerSource = "upstream" | "cache" | "stale";
-
-/** An answer and how to present it to the client. */
-export interface Resolution {
-  readonly answer: Answer;
-  /** TTL rewrite for cached answers. */
-  readonly ttls?: TtlRewrite;
-  /** An Extended DNS Error to add (Stale Answer). */
-  readonly error?: ExtendedError;
-  readonly source: AnswerSource;
-  /** The upstream that answered, when one did just now. */
-  readonly upstream?: string;
-}
-
-/**
- * Told the outcome of {@linkcode Resolver.resolve}, once; it may be told
- * before `resolve` returns (a cache hit).
- */
-export interface ResolutionListener {
-  /**
-   * @param resolution The answer, or null when no upstream answered and nothing stale is left.
-   * @param error Set when something broke (a bug).
-   */
-  resolved(resolution: Resolution | null, error?: unknown): void;
-}
 
 /**
  * Turns an upstream reply into the answer to cache and give (DNSSEC
@@ -89,8 +61,6 @@ export interface ResolverOptions {
   readonly check?: AnswerCheck;
 }
 
-/** TTL of stale answers (RFC 8767 §4 recommends 30 s). */
-export const STALE_TTL = 30;
 /** After a failed refresh, serve stale at once for this long (RFC 8767 §5 failure recheck timer). */
 const FAILURE_RECHECK_MS = 30_000;
 /** A fresh entry is prefetched in the last tenth of its TTL... */
@@ -104,7 +74,8 @@ export class Resolver {
   readonly #router: () => Router;
   readonly #metrics: ProxyMetrics;
   readonly #cache: AnswerCache | null;
-  readonly #bounds: TtlBounds;
+  /** Caches the upstreams' answers, for the exchanges in flight to call. */
+  readonly #store: AnswerStore;
   readonly #staleAfterMs: number;
   readonly #check: AnswerCheck | null;
   /**
@@ -112,14 +83,6 @@ export class Resolver {
    * a KeyTable, not a Map, so that waiting queries are not promoted (see key_table.ts).
    */
   readonly #inFlight = new KeyTable<Fetch>();
-  /**
-   * When routes last changed (`performance.now()`): answers to queries that
-   * arrived before may come from an old route, and are not cached.
-   */
-  #reroutedAt = -Infinity;
-  /** {@linkcode #store}, for the exchanges in flight to call. */
-  readonly #storeAnswer: StoreAnswer = (key, answer, upstream, now) =>
-    this.#store(key, answer, upstream, now);
 
   /** @param options Forwarder, cache and timers. */
   constructor(options: ResolverOptions) {
@@ -127,7 +90,7 @@ export class Resolver {
     this.#router = options.router;
     this.#metrics = options.metrics;
     this.#cache = options.cache;
-    this.#bounds = options.bounds;
+    this.#store = new AnswerStore(options.cache, options.bounds);
     this.#staleAfterMs = options.staleAfterMs ?? 1800;
     this.#check = options.check ?? null;
   }
@@ -188,10 +151,7 @@ export class Resolver {
    * @returns How many answers were dropped.
    */
   rerouted(changed: (name: string) => boolean): number {
-    this.#reroutedAt = performance.now();
-    const dropped = this.#cache?.deleteWhere((key) => changed(keyName(key))) ?? 0;
-    if (dropped > 0) log.info("Dropped {dropped} cached answers whose route changed", { dropped });
-    return dropped;
+    return this.#store.rerouted(changed);
   }
 
   /** The entry expired but may still be served stale: refresh first, serve stale on failure. */
@@ -216,7 +176,7 @@ export class Resolver {
 
   #stale(entry: CachedAnswer, now: number): Resolution {
     this.#metrics.cache("stale");
-    return stale(entry, now);
+    return staleAnswer(entry, now);
   }
 
   /** Waits for a refresh at most `staleAfterMs`; null when it fails or is late. */
@@ -260,7 +220,7 @@ export class Resolver {
       this.#metrics.cache("coalesced");
       return inFlight.join(listener);
     }
-    const fetch = new Fetch(key, now, listener, this.#inFlight, this.#storeAnswer, this.#check);
+    const fetch = new Fetch(key, now, listener, this.#inFlight, this.#store, this.#check);
     // In the map before forwarding starts: the forwarder may answer at once.
     this.#inFlight.set(key, fetch);
     try {
@@ -284,77 +244,7 @@ export class Resolver {
       });
     });
   }
-
-  /**
-   * Caches the answer if it may be cached (the cache keeps a copy). Its TTLs
-   * are clamped in place first, so the client gets the octets the cache
-   * keeps, without a TTL rewrite; an answer that is not kept is not copied.
-   * It is stored as of `now`, when its query arrived: earlier than the
-   * answer by the round trip, so it only expires that much sooner, and no
-   * clock is read per answer.
-   */
-  #store(key: string, answer: Answer, upstream: string, now: number): Resolution {
-    const fresh: Resolution = { answer, source: "upstream", upstream };
-    if (this.#cache === null || now < this.#reroutedAt) return fresh;
-    const ttl = cacheLifetime(answer, secureBounds(this.#bounds, answer.secureFor));
-    if (ttl === null) return fresh;
-    if (isServfail(answer)) {
-      // A SERVFAIL must not push out an answer that can still be served stale.
-      const previous = this.#cache.get(key, now);
-      if (previous !== undefined && !isServfail(previous)) return fresh;
-    }
-    this.#cache.set(new CacheEntry(key, answer, ttl, now));
-    return fresh;
-  }
 }
-
-function isServfail(answer: Answer): boolean {
-  return getHeaderRcode(answer.message) === RCODE.SERVFAIL;
-}
-
-/** The TTL offsets of an entry, found on its first hit and kept. */
-function ttlOffsets(entry: CachedAnswer): readonly number[] {
-  if (entry.offsets === null) {
-    const offsets: number[] = [];
-    walkRecords(entry.message, entry.questionEnd, (record) => offsets.push(record.ttlOffset));
-    entry.offsets = offsets;
-  }
-  return entry.offsets;
-}
-
-/**
- * The TTL bounds of an answer: a secure one is not cached beyond its
- * validation's end (a signature expires), its records' TTLs clamped to it.
- */
-function secureBounds(bounds: TtlBounds, secureFor: number | undefined): TtlBounds {
-  if (secureFor === undefined || secureFor >= bounds.maxTtl) return bounds;
-  return { minTtl: Math.min(bounds.minTtl, secureFor), maxTtl: secureFor };
-}
-
-function stale(entry: CachedAnswer, now: number): Resolution {
-  const nxdomain = getHeaderRcode(entry.message) === RCODE.NXDOMAIN;
-  return {
-    answer: staleSecurity(entry, now),
-    ttls: { offsets: ttlOffsets(entry), elapsed: 0, fixed: STALE_TTL },
-    error: { code: nxdomain ? EDE_CODE.STALE_NXDOMAIN_ANSWER : EDE_CODE.STALE_ANSWER },
-    source: "stale",
-  };
-}
-
-/**
- * A stale answer keeps its secure state only while its validation holds
- * (no signature has expired): past that it is served unchecked, AD=0.
- */
-function staleSecurity(entry: CachedAnswer, now: number): Answer {
-  if (entry.security !== "secure") return entry;
-  if (entry.secureFor !== undefined && now < entry.storedAt + entry.secureFor * 1000) return entry;
-  // Not a spread: a cached answer's message is a getter.
-  const { message, questionEnd, extendedRcode, errors } = entry;
-  return { message, questionEnd, extendedRcode, errors, security: "unchecked" };
-}
-
-/** Caches an answer if it may be, and returns the resolution to give to the waiting queries. */
-type StoreAnswer = (key: string, answer: Answer, upstream: string, now: number) => Resolution;
 
 /**
  * One upstream exchange in flight for a cache key: it has the answer
@@ -371,7 +261,7 @@ class Fetch implements ForwardListener {
   /** Queries that joined after the first (coalesced); usually none. */
   #more: ResolutionListener[] | null = null;
   readonly #inFlight: KeyTable<Fetch>;
-  readonly #store: StoreAnswer;
+  readonly #store: AnswerStore;
   readonly #check: AnswerCheck | null;
   #settled = false;
 
@@ -380,7 +270,7 @@ class Fetch implements ForwardListener {
     now: number,
     first: ResolutionListener,
     inFlight: KeyTable<Fetch>,
-    store: StoreAnswer,
+    store: AnswerStore,
     check: AnswerCheck | null,
   ) {
     this.#key = key;
@@ -418,7 +308,7 @@ class Fetch implements ForwardListener {
   #stored(answer: Answer, upstream: string): void {
     let resolution: Resolution;
     try {
-      resolution = this.#store(this.#key, answer, upstream, this.#now);
+      resolution = this.#store.store(this.#key, answer, upstream, this.#now);
     } catch (thrown) {
       return this.settle(null, thrown);
     }
