@@ -1,6 +1,7 @@
 /**
  * The composition root: binds the listeners, builds the upstreams, the
- * forwarder and the query handler, and shuts them down in order.
+ * forwarder and the query handler, and hands them to the lifecycle
+ * (lifecycle.ts), which shuts them down in order.
  *
  * @module
  */
@@ -21,15 +22,17 @@ import { type ForwardZoneConfig, Routing, type RoutingConfig } from "./routing/r
 import type { ForwardSpec } from "./upstream/upstream_spec.ts";
 import { DnsCache } from "./cache/dns_cache.ts";
 import type { AnswerCache } from "./cache/answer_cache.ts";
-import { ReusePortUdpSocket, type UdpSocket } from "./frontend/reuse_port_udp.ts";
+import { bindListeners } from "./frontend/bind_listeners.ts";
 import { Resolver } from "./cache/resolver.ts";
 import { routeChanged } from "./routing/router.ts";
 import { ProxyMetrics } from "./observability/proxy_metrics.ts";
-import { type HttpEndpoint, startHttpServer } from "./observability/http_server.ts";
+import type { HttpEndpoint } from "./observability/http_server.ts";
+import { startOperations } from "./observability/start_operations.ts";
 import { QueryTracer } from "./observability/query_tracer.ts";
 import { getLogger } from "./log.ts";
 import { createDnssecCheck } from "./dnssec/dnssec_setup.ts";
 import type { WorkLimits } from "./dnssec/work_budget.ts";
+import { Lifecycle } from "./lifecycle.ts";
 
 const log = getLogger();
 
@@ -156,7 +159,7 @@ export function startProxy(options: ProxyOptions): RunningProxy {
     enterLameDuck: () => lifecycle.enterLameDuck(),
     reload: (next) => {
       const before = routing.router;
-      lifecycle.reload(next);
+      lifecycle.reload(routingConfig(next));
       resolver.rerouted(routeChanged(before, routing.router));
     },
     shutdown: (graceMs) => lifecycle.shutdown(graceMs),
@@ -270,152 +273,6 @@ function logStartup(options: ProxyOptions, frontends: Frontends, port: number): 
     log.info("Forwarding {zone} to {upstreams}", {
       zone: forward.zone,
       upstreams: forward.upstreams.map((upstream) => upstream.label).join(", "),
-    });
-  }
-}
-
-/**
- * Step 4: `/metrics`, `/healthz` and `/readyz`. Readiness says whether this
- * process can serve (started, listening, not draining), not whether its
- * upstreams answer: in a node-local pool every pod would turn unready at once
- * during an upstream outage and the Service would stop sending the queries
- * that cached and stale answers could still serve. Upstream health is shown
- * on its own: `dotproxy_upstream_up` and the `/healthz` body.
- */
-function startOperations(
-  address: NonNullable<ProxyOptions["http"]>,
-  metrics: ProxyMetrics,
-  routing: Routing,
-  lifecycle: Lifecycle,
-): HttpEndpoint {
-  return startHttpServer({
-    ...address,
-    metrics: () => metrics.registry.render(),
-    notReadyReason: () => lifecycle.notReadyReason(),
-    healthDetail: () => upstreamHealthReport(routing.upstreams),
-  });
-}
-
-/** One line per upstream: up or down, and how long ago it last answered. */
-function upstreamHealthReport(upstreams: readonly Upstream[]): string {
-  const now = performance.now();
-  return upstreams.map((upstream) => {
-    const state = upstream.health.up ? "up" : "down";
-    const since = upstream.health.lastSuccessAt;
-    const answered = since === null
-      ? "never answered"
-      : `answered ${((now - since) / 1000).toFixed(1)} s ago`;
-    return `upstream ${upstream.label} ${state} (${answered})\n`;
-  }).join("");
-}
-
-/**
- * Step 5, for the rest of the proxy's life: lame duck, reloads and the
- * shutdown that drains the frontends and then closes the upstreams.
- */
-class Lifecycle {
-  readonly #timeoutMs: number;
-  readonly #routing: Routing;
-  readonly #frontends: Frontends;
-  readonly #retiring = new Set<Promise<void>>();
-  readonly #onStopped: (() => Promise<void> | undefined)[] = [];
-  #lameDuck = false;
-  #stopping: Promise<void> | null = null;
-
-  constructor(timeoutMs: number, routing: Routing, frontends: Frontends) {
-    this.#timeoutMs = timeoutMs;
-    this.#routing = routing;
-    this.#frontends = frontends;
-  }
-
-  /** Null while the proxy takes traffic, else why a load balancer should stop sending. */
-  notReadyReason(): string | null {
-    if (this.#stopping !== null) return "shutting down";
-    if (this.#lameDuck) return "lame duck: shutting down soon";
-    return null;
-  }
-
-  enterLameDuck(): void {
-    this.#lameDuck = true;
-  }
-
-  /** Runs `stop` once the upstreams are closed (the operations endpoint goes last). */
-  onStopped(stop: () => Promise<void> | undefined): void {
-    this.#onStopped.push(stop);
-  }
-
-  reload(next: ReloadableOptions): void {
-    const retired = this.#routing.apply(routingConfig(next));
-    const closing = (async () => {
-      // Queries already sent to a retired upstream finish within the deadline.
-      await new Promise((resolve) => setTimeout(resolve, this.#timeoutMs + 1000));
-      await Promise.all(retired.map((upstream) => upstream.close()));
-    })();
-    this.#retiring.add(closing);
-    closing.finally(() => this.#retiring.delete(closing));
-  }
-
-  shutdown(graceMs = this.#timeoutMs + 1000): Promise<void> {
-    return this.#stopping ??= (async () => {
-      await this.#frontends.drain(graceMs);
-      await Promise.all([...this.#retiring]);
-      await Promise.all(this.#routing.upstreams.map((upstream) => upstream.close()));
-      for (const stop of this.#onStopped) await stop();
-      log.info("Stopped");
-    })();
-  }
-}
-
-interface Listeners {
-  readonly udp: UdpSocket[];
-  readonly tcp: Deno.TcpListener[];
-  readonly port: number;
-}
-
-/**
- * Binds UDP and TCP on the same port on every address. With port 0 the
- * first TCP listener picks the port and the rest follow it; if that port is
- * taken for UDP, another is tried. With `reusePort`, other sockets may share
- * the port (the workers of `--workers N`).
- */
-function bindListeners(addresses: readonly string[], port: number, reusePort: boolean): Listeners {
-  for (let attempt = 1;; attempt++) {
-    const udp: UdpSocket[] = [];
-    const tcp: Deno.TcpListener[] = [];
-    let chosen = port;
-    try {
-      for (const hostname of addresses) {
-        const tcpOptions = { hostname, port: chosen, ...(reusePort && { reusePort }) };
-        tcp.push(listen(() => Deno.listen(tcpOptions), hostname, chosen, "TCP"));
-        if (chosen === 0) chosen = tcp[0]!.addr.port;
-        udp.push(listen(
-          () =>
-            reusePort
-              ? new ReusePortUdpSocket(hostname, chosen)
-              : Deno.listenDatagram({ hostname, port: chosen, transport: "udp" }),
-          hostname,
-          chosen,
-          "UDP",
-        ));
-      }
-      return { udp, tcp, port: chosen };
-    } catch (error) {
-      for (const listener of [...udp, ...tcp]) listener.close();
-      const cause = (error as Error).cause;
-      const retry = port === 0 && attempt < 10 &&
-        (cause instanceof Deno.errors.AddrInUse || /in use/i.test(String(cause)));
-      if (!retry) throw error;
-    }
-  }
-}
-
-function listen<T>(bind: () => T, hostname: string, port: number, transport: string): T {
-  try {
-    return bind();
-  } catch (error) {
-    const where = hostname.includes(":") ? `[${hostname}]:${port}` : `${hostname}:${port}`;
-    throw new Error(`Cannot listen on ${where} (${transport}): ${(error as Error).message}`, {
-      cause: error,
     });
   }
 }
