@@ -24,7 +24,7 @@ import { deadPort } from "../tests/_util/proxy_fixture.ts";
 import { dotproxy, forwardingArgs } from "../tests/_util/cli.ts";
 import { runHedgeScenario } from "./hedge_scenario.ts";
 import { runSignedZoneScenario } from "./signed_zone.ts";
-import { removeQueryFiles } from "./dnsperf_run.ts";
+import { measure, removeQueryFiles, row, TABLE_HEADER } from "./dnsperf_run.ts";
 import { type RssBreakdown, rssBreakdown } from "./rss_breakdown.ts";
 
 const { values } = parseArgs({
@@ -82,11 +82,6 @@ async function namesFile(kind: "unique" | "repeated"): Promise<string> {
   return path;
 }
 
-function cpuTicks(pid: number): number {
-  const fields = Deno.readTextFileSync(`/proc/${pid}/stat`).split(") ")[1]!.split(" ");
-  return Number(fields[11]) + Number(fields[12]); // utime + stime, in clock ticks (1/100 s)
-}
-
 /** Resident memory by kind of mapping, at the end of each scenario (MiB, see rss_breakdown.ts). */
 const breakdowns: [string, RssBreakdown][] = [];
 
@@ -108,11 +103,6 @@ function printBreakdowns(): void {
   }
 }
 
-function peakRssMiB(pid: number): number {
-  const line = Deno.readTextFileSync(`/proc/${pid}/status`).match(/VmHWM:\s+(\d+) kB/);
-  return Number(line?.[1] ?? 0) / 1024;
-}
-
 async function runScenario(
   name: string,
   port: number,
@@ -122,28 +112,14 @@ async function runScenario(
 ) {
   // Warm up (fills the cache in the cached scenario), then measure; unique
   // names come from a fresh file each time, so that none is in the cache.
-  const args = async () => [
-    ...["-s", "127.0.0.1", "-p", String(port), "-d", await namesFile(kind)],
-    ...["-c", values.clients!, "-q", values.outstanding!, ...(tcp ? ["-m", "tcp"] : [])],
-  ];
-  await new Deno.Command("dnsperf", { args: [...await args(), "-l", "2"] }).output();
-  Deno.writeTextFileSync(`/proc/${pid}/clear_refs`, "5"); // reset the RSS high-water mark
-  const before = cpuTicks(pid);
-  const { stdout } = await new Deno.Command("dnsperf", {
-    args: [...await args(), "-l", values.duration!],
-  }).output();
-  const cpuMs = (cpuTicks(pid) - before) * 10;
+  const settings = {
+    duration: values.duration!,
+    clients: values.clients!,
+    outstanding: values.outstanding!,
+  };
+  const result = await measure({ port, pid, names: () => namesFile(kind), tcp }, settings);
   breakdowns.push([name, rssBreakdown(pid)]);
-  const text = new TextDecoder().decode(stdout);
-  const completed = Number(text.match(/Queries completed:\s+(\d+)/)?.[1] ?? 0);
-  const lost = text.match(/Queries lost:\s+(\d+)/)?.[1] ?? "?";
-  const qps = Number(text.match(/Queries per second:\s+([\d.]+)/)?.[1] ?? 0);
-  const latency = Number(text.match(/Average Latency \(s\):\s+([\d.]+)/)?.[1] ?? 0) * 1000;
-  const cpuPer1k = completed > 0 ? cpuMs / (completed / 1000) : 0;
-  print(
-    `| ${name} | ${Math.round(qps).toLocaleString("en")} | ${lost} | ${latency.toFixed(2)} | ` +
-      `${cpuPer1k.toFixed(1)} | ${peakRssMiB(pid).toFixed(1)} |`,
-  );
+  print(row(name, result));
 }
 
 async function runDnsperfScenarios(): Promise<void> {
@@ -162,8 +138,7 @@ async function runDnsperfScenarios(): Promise<void> {
       `dotproxy bench: ${values.duration} s per run, dnsperf -c ${values.clients} -q ${values.outstanding}, --workers ${values.workers}`,
     );
     breakdowns.push(["idle", rssBreakdown(proxy.pid)]);
-    print("| scenario | QPS | lost | avg ms | CPU ms/1k q | peak RSS MiB |");
-    print("|---|--:|--:|--:|--:|--:|");
+    print(TABLE_HEADER);
     await runScenario("udp-uncached", port, proxy.pid, "unique", false);
     await runScenario("udp-cached", port, proxy.pid, "repeated", false);
     await runScenario("tcp-uncached", port, proxy.pid, "unique", true);
