@@ -22,6 +22,7 @@ import { canReusePortUdp } from "./src/frontend/reuse_port_udp.ts";
 import { Supervisor } from "./src/workers/supervisor.ts";
 import { resolveWorkers } from "./src/workers/worker_count.ts";
 import { tracingEnabled } from "./src/observability/query_tracer.ts";
+import { startHeapTrimmer } from "./src/observability/heap_trimmer.ts";
 import denoJson from "./deno.json" with { type: "json" };
 
 const encoder = new TextEncoder();
@@ -86,6 +87,8 @@ async function serve(
 ): Promise<number> {
   await setupLogging(config.logLevel, config.logFormat, config.logQueries);
   const log = getLogger();
+  // This thread's heap only; each worker starts its own (worker_main.ts).
+  const heapTrimmer = startHeapTrimmer();
   // Listened for before starting: workers take a while, and the first may already be serving.
   // Listening for SIGHUP also replaces its default action, which is to exit, so a SIGHUP that
   // arrives while the workers start must find a listener too. The listener stays until the process
@@ -123,6 +126,7 @@ async function serve(
     }
   } catch (error) {
     log.error("{error}", { error: (error as Error).message });
+    heapTrimmer.stop();
     await shutdownLogging();
     return 1;
   }
@@ -142,6 +146,7 @@ async function serve(
     log.info("Received {signal}: finishing queries in flight", { signal });
   }
   await proxy.shutdown();
+  heapTrimmer.stop();
   await shutdownLogging();
   return 0;
 }

@@ -12,6 +12,7 @@ import { setupLogging, shutdownLogging } from "../log.ts";
 import { openDescriptors } from "../frontend/socket_descriptor.ts";
 import { SharedCache } from "../cache/shared_cache.ts";
 import { type RunningProxy, startProxy } from "../proxy.ts";
+import { type HeapTrimmer, startHeapTrimmer } from "../observability/heap_trimmer.ts";
 import type { FromWorker, ToWorker, WorkerStart } from "./protocol.ts";
 
 /** The worker's scope, typed for the messages it exchanges. */
@@ -22,6 +23,8 @@ const scope = self as unknown as {
 };
 
 let proxy: RunningProxy | null = null;
+/** Full collections when this worker's heap grows (see heap_trimmer.ts); each isolate has its own. */
+let heapTrimmer: HeapTrimmer | null = null;
 
 scope.onmessage = (event) => {
   const message = event.data;
@@ -57,6 +60,7 @@ scope.onmessage = (event) => {
 
 async function start(message: WorkerStart): Promise<void> {
   await setupLogging(message.logLevel, message.logFormat, message.logQueries);
+  heapTrimmer = startHeapTrimmer();
   const cache = message.cache === null ? null : new SharedCache(message.cache, message.id + 1);
   proxy = startProxy({
     ...message.options,
@@ -69,6 +73,7 @@ async function start(message: WorkerStart): Promise<void> {
 
 async function stop(graceMs: number): Promise<void> {
   await proxy?.shutdown(graceMs);
+  heapTrimmer?.stop();
   await shutdownLogging();
   scope.postMessage({ kind: "stopped" });
 }
