@@ -45,13 +45,13 @@ Deno.test("deno task compile enables unstable net, grants exactly net, read, env
       "--allow-net",
       "--allow-read",
       "--unstable-net",
-      "--v8-flags=--max-semi-space-size=4,--single-threaded-gc,--expose-gc",
+      "--v8-flags=--max-semi-space-size=4,--single-threaded-gc",
     ],
   );
   // The same V8 setting for `deno task start` as for the binary (see docs/deployment.md).
   const start = taskWords("start");
   assert.ok(
-    start.includes("--v8-flags=--max-semi-space-size=4,--single-threaded-gc,--expose-gc"),
+    start.includes("--v8-flags=--max-semi-space-size=4,--single-threaded-gc"),
     start.join(" "),
   );
   // Only what main.ts imports is embedded, not the test-only npm packages of deno.lock.

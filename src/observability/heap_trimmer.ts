@@ -10,8 +10,10 @@
  * when the heap has grown by a few MiB keeps it near its live size, and V8
  * gives the emptied pages back to the kernel after the collection.
  *
- * It needs V8's `gc` extension (`--v8-flags=--expose-gc`, which the start
- * and compile tasks pass); without it the trimmer does nothing. A trimmer
+ * It needs V8's `gc` extension (`--v8-flags=--expose-gc`), which the start
+ * and compile tasks do not pass: a forced collection pauses the loop ~20 ms,
+ * so the trimmer is an opt-in (docs/deployment.md); without the flag it does
+ * nothing. A trimmer
  * acts on the isolate it runs in: each worker of `--workers N` starts its
  * own.
  *
