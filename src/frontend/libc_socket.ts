@@ -54,6 +54,7 @@ const SYMBOLS = {
     result: "i32",
   },
   sendto: { parameters: ["i32", "buffer", "usize", "i32", "buffer", "u32"], result: "isize" },
+  sendmmsg: { parameters: ["i32", "buffer", "u32", "i32"], result: "i32" },
   shutdown: { parameters: ["i32", "i32"], result: "i32" },
   close: { parameters: ["i32"], result: "i32" },
   strerror: { parameters: ["i32"], result: "pointer" },

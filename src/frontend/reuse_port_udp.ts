@@ -54,6 +54,7 @@ import {
   SOL_SOCKET,
 } from "./libc_socket.ts";
 import { decodeAddress, encodeAddress, type SocketAddr } from "./socket_address.ts";
+import { AnswerBatch, type FlushResult } from "./answer_batch.ts";
 import { socketCookie, trackDescriptor, untrackDescriptor } from "./socket_descriptor.ts";
 
 /** Failed receives in a row that {@linkcode ReusePortUdpSocket} retries before it throws. */
@@ -95,6 +96,8 @@ export class ReusePortUdpSocket implements UdpSocket {
   readonly #iov = new Uint8Array(BATCH * IOVEC_SIZE);
   readonly #headers = new Uint8Array(BATCH * MMSGHDR_SIZE);
   readonly #view = new DataView(this.#headers.buffer);
+  /** Answers to the current batch that go out together (see answer_batch.ts). */
+  readonly #answers = new AnswerBatch(this.#names);
   /** Datagrams of the current batch, and the next one to hand out. */
   #count = 0;
   #next = 0;
@@ -153,6 +156,98 @@ export class ReusePortUdpSocket implements UdpSocket {
       this.#pending ??= this.#receiveBatch();
       await this.#pending;
     }
+  }
+
+  /**
+   * Waits for a new batch of datagrams, read with {@linkcode datagram} and
+   * {@linkcode senderName}; their answers may be queued with
+   * {@linkcode queueAnswer} and must be sent with {@linkcode flushAnswers}
+   * before the next receive. Not to be mixed with {@linkcode receive}.
+   *
+   * @returns The datagrams in the batch (0: none came, wait again).
+   * @throws {Deno.errors.BadResource} When the socket is closed.
+   */
+  async receiveBatch(): Promise<number> {
+    if (this.#closed) throw new Deno.errors.BadResource("Socket has been closed");
+    this.#pending ??= this.#receiveBatch();
+    const count = await this.#pending;
+    this.#next = this.#count;
+    return count;
+  }
+
+  /**
+   * Takes a new batch of whatever datagrams are queued now, without
+   * waiting (a busy socket needs no trip to the blocking thread pool).
+   *
+   * @returns The datagrams in the batch (0 when none is queued).
+   */
+  receiveNow(): number {
+    if (this.#closed || this.#pending !== null) return 0;
+    this.#resetNames();
+    const count = this.#datagrams(
+      this.#c.recvmmsgNow(this.fd, this.#headers, BATCH, MSG_DONTWAIT, null),
+    );
+    this.#count = this.#next = Math.max(count, 0);
+    return this.#count;
+  }
+
+  /**
+   * A datagram of the current batch, in place (valid until the next receive).
+   *
+   * @param index Its index in the batch.
+   * @returns Its octets; empty when it was longer than a slot (dropped as malformed).
+   */
+  datagram(index: number): Uint8Array {
+    const header = index * MMSGHDR_SIZE;
+    const start = index * SLOT;
+    const truncated = this.#view.getInt32(header + 48, true) & MSG_TRUNC;
+    return this.#data.subarray(
+      start,
+      truncated ? start : start + this.#view.getUint32(header + 56, true),
+    );
+  }
+
+  /**
+   * The sender's address structure of a datagram of the current batch, in
+   * place (valid until the next receive; see `decodeAddress` and
+   * `ipFromSocketAddress` in socket_address.ts).
+   *
+   * @param index Its index in the batch.
+   * @returns The `sockaddr_in` or `sockaddr_in6` octets.
+   */
+  senderName(index: number): Uint8Array {
+    const start = index * NAME_SIZE;
+    return this.#names.subarray(
+      start,
+      start + this.#view.getUint32(index * MMSGHDR_SIZE + 8, true),
+    );
+  }
+
+  /**
+   * Queues the answer to a datagram of the current batch.
+   *
+   * @param index The datagram's index in the batch.
+   * @param answer The answer (copied).
+   * @returns False when it cannot be queued: send it with {@linkcode send}.
+   */
+  queueAnswer(index: number, answer: Uint8Array): boolean {
+    return this.#answers.add(index, this.#view.getUint32(index * MMSGHDR_SIZE + 8, true), answer);
+  }
+
+  /**
+   * Sends the queued answers in one call (never blocks; a full send buffer
+   * drops them).
+   *
+   * @returns What was sent and dropped; null when nothing was queued.
+   */
+  flushAnswers(): FlushResult | null {
+    if (this.#answers.count === 0) return null;
+    if (this.#fdClosed) {
+      const failed = this.#answers.count;
+      this.#answers.clear();
+      return { sent: 0, failed, errno: 0 };
+    }
+    return this.#answers.flush(this.#c, this.fd);
   }
 
   /**

@@ -7,6 +7,7 @@
  */
 
 import { AF_INET, AF_INET6, NAME_SIZE } from "./libc_socket.ts";
+import type { IpAddress } from "../access/ip_address.ts";
 
 /** A client address as the socket hands it out: its `sockaddr` is kept for the answer. */
 export interface SocketAddr extends Deno.NetAddr {
@@ -135,4 +136,35 @@ function formatIpv6(bytes: Uint8Array): string {
   const hex = (list: number[]) => list.map((word) => word.toString(16)).join(":");
   if (bestStart < 0) return hex(words);
   return `${hex(words.slice(0, bestStart))}::${hex(words.slice(bestStart + bestLength))}`;
+}
+
+/**
+ * The client address in a `sockaddr_in` or `sockaddr_in6`, as the access
+ * list and rate limits take it, without making its text (an IPv4-mapped
+ * IPv6 address is IPv4, as `parseIp` has it).
+ *
+ * @param name The structure's bytes.
+ * @returns The address.
+ */
+export function ipFromSocketAddress(name: Uint8Array): IpAddress {
+  const word = (at: number) =>
+    ((name[at]! << 24) | (name[at + 1]! << 16) | (name[at + 2]! << 8) | name[at + 3]!) >>> 0;
+  if (name[0] === AF_INET) return { family: 4, w0: 0, w1: 0, w2: 0xffff, w3: word(4) };
+  const w0 = word(8), w1 = word(12), w2 = word(16), w3 = word(20);
+  return { family: w0 === 0 && w1 === 0 && w2 === 0xffff ? 4 : 6, w0, w1, w2, w3 };
+}
+
+/**
+ * Whether two address structures hold the same address (the port and any
+ * octets past the address aside).
+ *
+ * @param a One structure.
+ * @param b Another.
+ * @returns True when family and address are equal.
+ */
+export function sameHost(a: Uint8Array, b: Uint8Array): boolean {
+  if (a[0] !== b[0]) return false;
+  const [from, to] = a[0] === AF_INET ? [4, 8] : [8, 24];
+  for (let i = from; i < to; i++) if (a[i] !== b[i]) return false;
+  return true;
 }

@@ -19,12 +19,19 @@ import { type IpAddress, parseIp } from "../access/ip_address.ts";
 import { buildAnyTruncated, buildRefused } from "../access/refusals.ts";
 import type { AnswerListener, QueryContext, QueryHandler } from "../query_handler.ts";
 import { getLogger } from "../log.ts";
-import type { UdpSocket } from "./reuse_port_udp.ts";
+import { ReusePortUdpSocket, type UdpSocket } from "./reuse_port_udp.ts";
+import { decodeAddress, ipFromSocketAddress, sameHost } from "./socket_address.ts";
+import type { FlushResult } from "./answer_batch.ts";
 
 const log = getLogger("udp");
 
-/** Receives kept waiting on the socket at once. */
+/** Receives kept waiting on a Deno socket at once. */
 const RECEIVE_LOOPS = 8;
+/**
+ * Batches a libc socket takes in a row without waiting (when datagrams are
+ * queued) before it lets the event loop run (upstream replies, timers).
+ */
+const BATCHES_PER_TURN = 8;
 /** Pause after a failed receive: doubling from the first to the last, while they fail in a row. */
 const RECEIVE_BACKOFF_FIRST_MS = 10;
 const RECEIVE_BACKOFF_MAX_MS = 1000;
@@ -51,9 +58,12 @@ export class UdpFrontend {
   /** Receives failed in a row (logged on the first), and what ends their pauses early. */
   #receiveFailures = 0;
   readonly #closing = Promise.withResolvers<void>();
-  /** The last client address parsed, and its text. */
+  /** The last client address parsed, and its text or (libc socket) its structure. */
   #lastHostname = "";
   #lastAddress: IpAddress | null = null;
+  readonly #lastName = new Uint8Array(28);
+  /** The query of the batch being handled (libc socket): its answer, if given now, is queued. */
+  #current: UdpQuery | null = null;
   /** Settles when the socket is closed and the receive loop has ended. */
   readonly done: Promise<void>;
 
@@ -72,8 +82,12 @@ export class UdpFrontend {
     // Several receives wait on the socket at once, so that one turn of the
     // event loop can bring in several datagrams, and the upstream writes
     // they cause go out together (see DotConnection#send).
-    const loops = Array.from({ length: RECEIVE_LOOPS }, () => this.#receiveLoop());
-    this.done = Promise.all(loops).then(() => {});
+    // A libc socket brings batches instead: see #batchLoop.
+    this.done = listener instanceof ReusePortUdpSocket
+      ? this.#batchLoop(listener)
+      : Promise.all(Array.from({ length: RECEIVE_LOOPS }, () => this.#receiveLoop())).then(
+        () => {},
+      );
   }
 
   /** The bound address. */
@@ -135,6 +149,70 @@ export class UdpFrontend {
         await this.#send(early, client);
       }
     }
+  }
+
+  /**
+   * Serves a libc socket batch by batch: every query of a batch is handled
+   * in one go, and the answers the proxy has at once (cache hits, refusals)
+   * leave together in one `sendmmsg` before the next receive; answers that
+   * come later from an upstream are sent on their own. While datagrams keep
+   * coming, up to {@linkcode BATCHES_PER_TURN} batches are taken without a
+   * trip to the blocking thread pool.
+   */
+  async #batchLoop(socket: ReusePortUdpSocket): Promise<void> {
+    while (!this.#closed) {
+      let count: number;
+      try {
+        count = await socket.receiveBatch();
+      } catch (error) {
+        if (this.#closed) return;
+        await this.#receiveFailed(error as Error);
+        continue;
+      }
+      if (this.#receiveFailures > 0) this.#receiveRecovered();
+      for (let turn = 1; count > 0 && !this.#closed; turn++) {
+        this.#serveBatch(socket, count);
+        const flushed = socket.flushAnswers();
+        if (flushed !== null && flushed.failed > 0) this.#batchSendFailed(flushed);
+        if (turn === BATCHES_PER_TURN) break;
+        count = socket.receiveNow();
+      }
+    }
+  }
+
+  #serveBatch(socket: ReusePortUdpSocket, count: number): void {
+    if (this.#draining) return;
+    for (let i = 0; i < count; i++) {
+      const name = socket.senderName(i);
+      if (!sameHost(name, this.#lastName)) {
+        this.#lastName.fill(0).set(name);
+        this.#lastHostname = "";
+        this.#lastAddress = ipFromSocketAddress(name);
+      }
+      const address = this.#lastAddress!;
+      if (!this.#admission.allows(address) || !this.#admission.withinRate(address)) continue;
+      const query = copyBytes(socket.datagram(i));
+      const early = this.#answerEarly(query);
+      if (early === undefined) {
+        this.#inFlight++;
+        const waiting = new UdpQuery(null, this.#reply, name, i);
+        this.#current = waiting;
+        this.#handler.handle(query, waiting, waiting);
+        this.#current = null;
+        // Still waiting (for an upstream): it keeps its own copy of the address.
+        if (!waiting.done) waiting.keepName();
+      } else if (early !== null && !socket.queueAnswer(i, early)) {
+        this.#send(early, decodeAddress(name.slice()));
+      }
+    }
+  }
+
+  #batchSendFailed(flushed: FlushResult): void {
+    log.debug("Cannot send {failed} of {count} answers: errno {errno}", {
+      failed: flushed.failed,
+      count: flushed.failed + flushed.sent,
+      errno: flushed.errno,
+    });
   }
 
   /**
@@ -202,8 +280,15 @@ export class UdpFrontend {
   }
 
   /** Sends an answer to its client; the query's slot is free once it is sent. */
-  readonly #reply = (answer: Uint8Array | null, client: Deno.NetAddr): void => {
+  readonly #reply = (answer: Uint8Array | null, query: UdpQuery): void => {
     if (answer === null || this.#closed) return this.#finished();
+    if (
+      query === this.#current &&
+      (this.#listener as ReusePortUdpSocket).queueAnswer(query.slot, answer)
+    ) {
+      return this.#finished(); // goes out with its batch
+    }
+    const client = query.client;
     this.#listener.send(answer, client).then(this.#finished, (error) => {
       this.#sendFailed(error, client);
       this.#finished();
@@ -241,15 +326,42 @@ export class UdpFrontend {
  */
 class UdpQuery implements QueryContext, AnswerListener {
   readonly transport = "udp" as const;
+  /** Whether it was answered. */
+  done = false;
+  #client: Deno.NetAddr | null;
+  /** The sender's address structure (libc socket): in its batch's buffer until kept. */
+  #name: Uint8Array | null;
 
+  /**
+   * @param client The client, or null to make it from `name` when asked.
+   * @param reply Sends the answer.
+   * @param name The client's address structure (libc socket).
+   * @param slot The query's index in its batch (libc socket).
+   */
   constructor(
-    readonly client: Deno.NetAddr,
-    readonly reply: (answer: Uint8Array | null, client: Deno.NetAddr) => void,
-  ) {}
+    client: Deno.NetAddr | null,
+    readonly reply: (answer: Uint8Array | null, query: UdpQuery) => void,
+    name: Uint8Array | null = null,
+    readonly slot = -1,
+  ) {
+    this.#client = client;
+    this.#name = name;
+  }
+
+  /** The client (its text is made only when needed: logs, a late answer). */
+  get client(): Deno.NetAddr {
+    return this.#client ??= decodeAddress(this.#name!.slice());
+  }
+
+  /** Copies the address out of the batch's buffer, which the next receive overwrites. */
+  keepName(): void {
+    this.#name = this.#name!.slice();
+  }
 
   /** See {@linkcode AnswerListener}. */
   answered(answer: Uint8Array | null): void {
-    this.reply(answer, this.client);
+    this.done = true;
+    this.reply(answer, this);
   }
 }
 

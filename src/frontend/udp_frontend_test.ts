@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { Admission } from "../access/admission.ts";
 import { parseCidr } from "../access/cidr.ts";
 import type { AnswerListener, QueryContext, QueryHandler } from "../query_handler.ts";
-import type { UdpSocket } from "./reuse_port_udp.ts";
+import { ReusePortUdpSocket, type UdpSocket } from "./reuse_port_udp.ts";
+import { releaseLibc } from "./socket_descriptor.ts";
 import { UdpFrontend } from "./udp_frontend.ts";
 
 /** A query for `a.` A IN. */
@@ -75,3 +76,65 @@ Deno.test("UdpFrontend.close() ends the pauses after failed receives", async () 
   frontend.close();
   await frontend.done;
 });
+
+/**
+ * Answers a query at once when its ID is even (queued in its batch, sent by
+ * sendmmsg), after a timer when it is odd (sent on its own). An answer is the
+ * query with QR set and the client's port as the handler saw it appended, so
+ * that a client can tell it got its own.
+ */
+class NowOrLater {
+  handled = 0;
+  handle(query: Uint8Array, context: QueryContext, listener: AnswerListener): void {
+    this.handled++;
+    const answer = new Uint8Array(query.length + 2);
+    answer.set(query);
+    answer[2]! |= 0x80;
+    new DataView(answer.buffer).setUint16(query.length, context.client.port);
+    if (query[1]! % 2 === 0) return listener.answered(answer);
+    setTimeout(() => listener.answered(answer), 5);
+  }
+}
+
+for (const hostname of ["127.0.0.1", "::1"]) {
+  Deno.test(`UdpFrontend on a libc socket answers every client over ${hostname}, now and later`, async () => {
+    const socket = new ReusePortUdpSocket(hostname, 0);
+    const handler = new NowOrLater();
+    const allow = [parseCidr("127.0.0.0/8"), parseCidr("::1/128")];
+    const frontend = new UdpFrontend(socket, handler as unknown as QueryHandler, {
+      admission: new Admission({ allow, rateLimit: 0, maxInFlight: 1000 }),
+    });
+    const clients = Array.from(
+      { length: 8 },
+      () => Deno.listenDatagram({ hostname, port: 0, transport: "udp" }),
+    );
+    try {
+      const server = { transport: "udp" as const, hostname, port: socket.addr.port };
+      // Every client sends 40 queries at once, so that batches hold several clients.
+      const perClient = 40;
+      await Promise.all(clients.map(async (client) => {
+        for (let id = 0; id < perClient; id++) {
+          const query = QUERY.slice();
+          query[1] = id;
+          await client.send(query, server);
+        }
+      }));
+      await Promise.all(clients.map(async (client) => {
+        const port = (client.addr as Deno.NetAddr).port;
+        const seen = new Set<number>();
+        for (let i = 0; i < perClient; i++) {
+          const [answer] = await client.receive();
+          assert.equal(new DataView(answer.buffer).getUint16(answer.length - 2), port);
+          assert.equal(answer[2]! & 0x80, 0x80);
+          seen.add(answer[1]!);
+        }
+        assert.equal(seen.size, perClient);
+      }));
+      assert.equal(handler.handled, clients.length * perClient);
+    } finally {
+      for (const client of clients) client.close();
+      await frontend.drain(1000);
+      assert.equal(releaseLibc(), true);
+    }
+  });
+}
