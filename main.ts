@@ -122,7 +122,13 @@ async function serve(
       proxy = supervisor;
     } else {
       const { http, ...rest } = config;
-      proxy = startProxy({ ...rest, version: denoJson.version, tracing, ...(http && { http }) });
+      proxy = startProxy({
+        ...rest,
+        version: denoJson.version,
+        tracing,
+        libcUdp: canReusePortUdp(),
+        ...(http && { http }),
+      });
     }
   } catch (error) {
     log.error("{error}", { error: (error as Error).message });

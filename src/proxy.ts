@@ -85,6 +85,12 @@ export type ProxyOptions =
      * that every worker listens on the same port. @default {false}
      */
     readonly reusePort?: boolean;
+    /**
+     * Take UDP through libc even on a port of its own (recvmmsg batches,
+     * immediate answers sent together, see udp_frontend.ts): what the single
+     * loop of `main.ts` does when `--allow-ffi` is granted. @default {false}
+     */
+    readonly libcUdp?: boolean;
     /** This worker's number, for the query log (`--workers N`). */
     readonly worker?: number;
   };
@@ -137,7 +143,10 @@ export function startProxy(options: ProxyOptions): RunningProxy {
   const metrics = new ProxyMetrics(options.version ?? "dev");
   const routing = buildRouting(options, limits, metrics);
   const { handler, cache, resolver } = buildQueryHandler(options, routing, metrics);
-  const listeners = bindListeners(options.listen, options.port, options.reusePort ?? false);
+  const listeners = bindListeners(options.listen, options.port, {
+    reusePort: options.reusePort ?? false,
+    libcUdp: options.libcUdp ?? false,
+  });
   const frontends = startFrontends(listeners, handler, {
     limits,
     maxUdpSize: options.maxUdpSize,

@@ -22,15 +22,17 @@ export interface Listeners {
  *
  * @param addresses The addresses to listen on.
  * @param port The port, or 0 for any free one.
- * @param reusePort Bind with `SO_REUSEPORT`.
+ * @param sockets `reusePort`: bind with `SO_REUSEPORT`; `libcUdp`: UDP
+ *   through libc (reuse_port_udp.ts) even without it.
  * @returns The listeners.
  * @throws {Error} When a listener cannot be bound (one line naming the address).
  */
 export function bindListeners(
   addresses: readonly string[],
   port: number,
-  reusePort: boolean,
+  sockets: { readonly reusePort: boolean; readonly libcUdp: boolean },
 ): Listeners {
+  const { reusePort, libcUdp } = sockets;
   for (let attempt = 1;; attempt++) {
     const udp: UdpSocket[] = [];
     const tcp: Deno.TcpListener[] = [];
@@ -42,8 +44,8 @@ export function bindListeners(
         if (chosen === 0) chosen = tcp[0]!.addr.port;
         udp.push(listen(
           () =>
-            reusePort
-              ? new ReusePortUdpSocket(hostname, chosen)
+            reusePort || libcUdp
+              ? new ReusePortUdpSocket(hostname, chosen, reusePort)
               : Deno.listenDatagram({ hostname, port: chosen, transport: "udp" }),
           hostname,
           chosen,

@@ -18,6 +18,10 @@
  * datagrams per second against 55k for `Deno.listenDatagram` with eight
  * receive loops, at less CPU.
  *
+ * The single loop (`--workers 1`) uses it too, without `SO_REUSEPORT`, when
+ * `--allow-ffi` is granted: batches cost less than Deno's one-datagram
+ * receives (see udp_frontend.ts).
+ *
  * Linux only (the socket option values and struct layouts are Linux's, for
  * 64-bit targets); needs `--allow-ffi`.
  *
@@ -113,9 +117,10 @@ export class ReusePortUdpSocket implements UdpSocket {
    *
    * @param hostname An IPv4 or IPv6 address.
    * @param port The port (0 picks one).
+   * @param reusePort Set `SO_REUSEPORT` (false: a port of its own, as Deno's sockets).
    * @throws {Error} When the socket cannot be made or bound.
    */
-  constructor(hostname: string, port: number) {
+  constructor(hostname: string, port: number, reusePort = true) {
     const c = this.#c = libcSocket();
     const address = encodeAddress(hostname, port);
     const family = address.length === 16 ? AF_INET : AF_INET6;
@@ -124,7 +129,7 @@ export class ReusePortUdpSocket implements UdpSocket {
     const one = new Uint8Array(new Int32Array([1]).buffer);
     const zero = new Uint8Array(4);
     // Dual stack on `::`, as Deno's own listeners: IPv4 clients arrive as ::ffff:a.b.c.d.
-    const ok = c.setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, one, 4) === 0 &&
+    const ok = (!reusePort || c.setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, one, 4) === 0) &&
       (family === AF_INET || c.setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, zero, 4) === 0) &&
       c.bind(fd, address, address.length) === 0;
     if (!ok) {

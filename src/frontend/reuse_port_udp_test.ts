@@ -161,3 +161,14 @@ Deno.test("ReusePortUdpSocket.receive() throws when the socket is shut down from
   }
   assert.equal(releaseLibc(), true);
 });
+
+Deno.test("ReusePortUdpSocket without SO_REUSEPORT keeps its port to itself", () => {
+  const own = new ReusePortUdpSocket("127.0.0.1", 0, false);
+  try {
+    assert.throws(() => new ReusePortUdpSocket("127.0.0.1", own.addr.port), /in use/i);
+    assert.throws(() => new ReusePortUdpSocket("127.0.0.1", own.addr.port, false), /in use/i);
+  } finally {
+    own.close();
+  }
+  assert.equal(releaseLibc(), true);
+});
