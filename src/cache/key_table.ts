@@ -192,8 +192,29 @@ const [K0, K1] = crypto.getRandomValues(new Int32Array(2)) as unknown as [number
  * (`deno run bench/key_table_flood.ts`, on a loaded two-core machine).
  */
 function hashKey(key: string): number {
-  return halfSipHash13(key, K0, K1);
+  if (key === lastKey) return lastHash;
+  if (key === previousKey) return previousHash;
+  const hash = halfSipHash13(key, K0, K1);
+  previousKey = lastKey;
+  previousHash = lastHash;
+  lastKey = key;
+  lastHash = hash;
+  return hash;
 }
+
+/**
+ * The last two keys hashed, and their hashes. A query's key goes through
+ * several tables in a row (the cache's lookup, the resolver's exchanges in
+ * flight, the cache's store, the exchange's delete), so most lookups hash
+ * a key just hashed: an uncached query over UDP asked for six hashes of its
+ * key, and now computes one (counted with an in-process proxy and a fake
+ * upstream). Comparing a key with one remembered costs no more than
+ * hashing it, and nothing when it is the same string object.
+ */
+let lastKey: string | null = null;
+let lastHash = 0;
+let previousKey: string | null = null;
+let previousHash = 0;
 
 /**
  * HalfSipHash-1-3 of a string's UTF-16 code units (little-endian octets,
