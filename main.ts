@@ -109,7 +109,9 @@ async function serve(
   };
   Deno.addSignalListener("SIGHUP", reload);
   try {
-    const workers = resolveWorkers(config.workers, canReusePortUdp());
+    // FFI granted on Linux: several workers can share the port, and one takes UDP through libc.
+    const libcUdp = canReusePortUdp();
+    const workers = resolveWorkers(config.workers, libcUdp);
     const tracing = tracingEnabled({ OTEL_DENO: Deno.env.get("OTEL_DENO") });
     if (workers > 1) {
       const supervisor = await Supervisor.start({
@@ -126,7 +128,7 @@ async function serve(
         ...rest,
         version: denoJson.version,
         tracing,
-        libcUdp: canReusePortUdp(),
+        libcUdp,
         ...(http && { http }),
       });
     }

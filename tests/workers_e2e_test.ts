@@ -196,9 +196,10 @@ Deno.test("a worker that dies is logged, counted and restarted, and the other lo
 });
 
 for (const workers of [1, 2]) {
-  // --workers 1 with --allow-ffi is the single loop on a libc UDP socket (recvmmsg batches).
+  // --workers 1 with --allow-ffi is the single loop, which takes UDP through libc (that it
+  // bindListeners picks that socket, see bind_listeners_test.ts; here, its drain loses nothing).
   Deno.test(`SIGTERM with --workers ${workers} under load answers every query already received`, async () => {
-    // Slow answers, so that queries are in flight in both workers when SIGTERM comes.
+    // Slow answers, so that queries are in flight in every worker when SIGTERM comes.
     await using upstream = await startFakeDotServer({
       handler: async (query) => {
         await new Promise((resolve) => setTimeout(resolve, 300));
