@@ -33,6 +33,10 @@ export const MSG_TRUNC = 0x20;
 export const MSG_DONTWAIT = 0x40;
 export const MSG_WAITFORONE = 0x10000;
 export const SHUT_RD = 0;
+/** `poll(2)` event: data to read. */
+export const POLLIN = 0x1;
+/** Size of a `struct pollfd` (fd, events, revents). */
+export const POLLFD_SIZE = 8;
 export const EINTR = 4;
 export const EAGAIN = 11;
 
@@ -55,6 +59,8 @@ const SYMBOLS = {
   },
   sendto: { parameters: ["i32", "buffer", "usize", "i32", "buffer", "u32"], result: "isize" },
   sendmmsg: { parameters: ["i32", "buffer", "u32", "i32"], result: "i32" },
+  /** Waits on this thread, for at most a `struct timespec` (short waits only). */
+  ppoll: { parameters: ["buffer", "u64", "buffer", "pointer"], result: "i32" },
   shutdown: { parameters: ["i32", "i32"], result: "i32" },
   close: { parameters: ["i32"], result: "i32" },
   strerror: { parameters: ["i32"], result: "pointer" },

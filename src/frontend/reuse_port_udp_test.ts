@@ -172,3 +172,28 @@ Deno.test("ReusePortUdpSocket without SO_REUSEPORT keeps its port to itself", ()
   }
   assert.equal(releaseLibc(), true);
 });
+
+Deno.test("ReusePortUdpSocket.waitNow() says whether a datagram is queued, for receiveNow() to take", async () => {
+  const socket = new ReusePortUdpSocket("127.0.0.1", 0);
+  const client = Deno.listenDatagram({ hostname: "127.0.0.1", port: 0, transport: "udp" });
+  try {
+    assert.equal(socket.waitNow(1000), false, "nothing sent yet");
+    assert.equal(socket.receiveNow(), 0);
+    const server = { transport: "udp" as const, hostname: "127.0.0.1", port: socket.addr.port };
+    await client.send(new Uint8Array([1]), server);
+    await client.send(new Uint8Array([2]), server);
+    // Loopback delivery is done when send returns: the wait ends at once.
+    assert.equal(socket.waitNow(1_000_000), true);
+    assert.equal(socket.receiveNow(), 2);
+    assert.deepEqual([socket.datagram(0), socket.datagram(1)], [
+      new Uint8Array([1]),
+      new Uint8Array([2]),
+    ]);
+    assert.equal(socket.waitNow(1000), false, "both taken");
+  } finally {
+    client.close();
+    socket.close();
+  }
+  assert.equal(socket.waitNow(1000), false, "closed");
+  assert.equal(releaseLibc(), true);
+});

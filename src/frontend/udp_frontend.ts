@@ -28,10 +28,22 @@ const log = getLogger("udp");
 /** Receives kept waiting on a Deno socket at once. */
 const RECEIVE_LOOPS = 8;
 /**
- * Batches a libc socket takes in a row without waiting (when datagrams are
- * queued) before it lets the event loop run (upstream replies, timers).
+ * Batches a libc socket takes in a row, while queries wait on an upstream,
+ * before it lets the event loop run (their replies, timers, TCP clients).
  */
 const BATCHES_PER_TURN = 8;
+/**
+ * While no query waits on an upstream, longest a libc socket's run of
+ * batches holds the event loop instead.
+ */
+const TURN_MS = 2;
+/**
+ * Longest wait for the next datagram on the event loop's own thread, taken
+ * only while no query waits on an upstream: between the batches of a busy
+ * stream of cache hits it costs less than a trip to the blocking thread
+ * pool (two threads woken per batch), and the batches grow.
+ */
+const WAIT_MICROS = 300;
 /** Pause after a failed receive: doubling from the first to the last, while they fail in a row. */
 const RECEIVE_BACKOFF_FIRST_MS = 10;
 const RECEIVE_BACKOFF_MAX_MS = 1000;
@@ -156,8 +168,10 @@ export class UdpFrontend {
    * in one go, and the answers the proxy has at once (cache hits, refusals)
    * leave together in one `sendmmsg` before the next receive; answers that
    * come later from an upstream are sent on their own. While datagrams keep
-   * coming, up to {@linkcode BATCHES_PER_TURN} batches are taken without a
-   * trip to the blocking thread pool.
+   * coming, batches are taken on the event loop's thread without a trip to
+   * the blocking thread pool: {@linkcode BATCHES_PER_TURN} of them while
+   * queries wait on an upstream, else for up to {@linkcode TURN_MS}, a
+   * short gap waited out there too (see {@linkcode WAIT_MICROS}).
    */
   async #batchLoop(socket: ReusePortUdpSocket): Promise<void> {
     while (!this.#closed) {
@@ -170,12 +184,17 @@ export class UdpFrontend {
         continue;
       }
       if (this.#receiveFailures > 0) this.#receiveRecovered();
-      for (let turn = 1; count > 0 && !this.#closed; turn++) {
+      const turnEnds = performance.now() + TURN_MS;
+      for (let batches = 1; count > 0 && !this.#closed; batches++) {
         this.#serveBatch(socket, count);
         const flushed = socket.flushAnswers();
         if (flushed !== null && flushed.failed > 0) this.#batchSendFailed(flushed);
-        if (turn === BATCHES_PER_TURN) break;
+        const nothingInFlight = this.#admission.inFlight.count === 0;
+        if (nothingInFlight ? performance.now() >= turnEnds : batches >= BATCHES_PER_TURN) break;
         count = socket.receiveNow();
+        if (count === 0 && nothingInFlight && socket.waitNow(WAIT_MICROS)) {
+          count = socket.receiveNow();
+        }
       }
     }
   }

@@ -162,3 +162,38 @@ for (const hostname of ["127.0.0.1", "::1"]) {
     }
   });
 }
+
+Deno.test("UdpFrontend on a libc socket answers rounds of cache hits, taken between rounds on its own thread", async () => {
+  // Every answer is given at once, so nothing is in flight between rounds:
+  // the frontend waits for the next round on the event loop's thread
+  // (waitNow) rather than the blocking pool, and must miss none of it.
+  const socket = new ReusePortUdpSocket("127.0.0.1", 0);
+  const frontend = new UdpFrontend(socket, echo, { admission: admission() });
+  const client = Deno.listenDatagram({ hostname: "127.0.0.1", port: 0, transport: "udp" });
+  const server = { transport: "udp" as const, hostname: "127.0.0.1", port: socket.addr.port };
+  try {
+    for (let round = 0; round < 20; round++) {
+      for (let id = 0; id < 8; id++) {
+        const query = QUERY.slice();
+        query[1] = id;
+        query[0] = round;
+        await client.send(query, server);
+      }
+      const seen = new Set<number>();
+      for (let i = 0; i < 8; i++) {
+        const [answer] = await receiveWithin(client, 5000, `answer ${i + 1} of round ${round}`);
+        assert.equal(answer[0], round);
+        seen.add(answer[1]!);
+      }
+      assert.equal(seen.size, 8);
+    }
+  } finally {
+    try {
+      client.close();
+    } catch {
+      // Closed by receiveWithin.
+    }
+    await frontend.drain(1000);
+  }
+  assert.equal(releaseLibc(), true);
+});
