@@ -25,7 +25,8 @@
  * Linux only (the socket option values and struct layouts are Linux's, for
  * 64-bit targets); needs `--allow-ffi`.
  *
- * The libc bindings are in libc_socket.ts, the descriptor bookkeeping the
+ * The libc bindings are in libc_socket.ts, the receive buffers in
+ * receive_batch.ts, the descriptor bookkeeping the
  * supervisor uses in socket_descriptor.ts, the address structures in
  * socket_address.ts.
  *
@@ -38,16 +39,13 @@ import {
   BATCH,
   EAGAIN,
   EINTR,
-  IOVEC_SIZE,
   IPPROTO_IPV6,
   IPV6_V6ONLY,
   lastErrno,
   lastError,
   type LibcSocket,
   libcSocket,
-  MMSGHDR_SIZE,
   MSG_DONTWAIT,
-  MSG_TRUNC,
   MSG_WAITFORONE,
   NAME_SIZE,
   POLLFD_SIZE,
@@ -61,6 +59,7 @@ import {
 } from "./libc_socket.ts";
 import { decodeAddress, encodeAddress, type SocketAddr } from "./socket_address.ts";
 import { AnswerBatch, type FlushResult } from "./answer_batch.ts";
+import { ReceiveBatch } from "./receive_batch.ts";
 import { socketCookie, trackDescriptor, untrackDescriptor } from "./socket_descriptor.ts";
 
 /** Failed receives in a row that {@linkcode ReusePortUdpSocket} retries before it throws. */
@@ -97,17 +96,15 @@ export class ReusePortUdpSocket implements UdpSocket {
   readonly cookie: bigint;
   readonly addr: Deno.NetAddr;
   readonly #c: LibcSocket;
-  readonly #data = new Uint8Array(BATCH * SLOT);
-  readonly #names = new Uint8Array(BATCH * NAME_SIZE);
-  readonly #iov = new Uint8Array(BATCH * IOVEC_SIZE);
-  readonly #headers = new Uint8Array(BATCH * MMSGHDR_SIZE);
-  readonly #view = new DataView(this.#headers.buffer);
-  /** The `struct pollfd` and `struct timespec` of {@linkcode waitNow}. */
+  /** The datagrams of the current batch (see receive_batch.ts). */
+  readonly #batch = new ReceiveBatch();
+  /** Answers to the current batch that go out together (see answer_batch.ts). */
+  readonly #answers = new AnswerBatch(this.#batch.names);
+  /** The `struct pollfd` and `struct timespec` of {@linkcode waitNow}, and the wait it holds. */
   readonly #pollFd = new Uint8Array(POLLFD_SIZE);
   readonly #timeout = new BigInt64Array(2);
   readonly #timeoutBytes = new Uint8Array(this.#timeout.buffer);
-  /** Answers to the current batch that go out together (see answer_batch.ts). */
-  readonly #answers = new AnswerBatch(this.#names);
+  #timeoutMicros = 0;
   /** Datagrams of the current batch, and the next one to hand out. */
   #count = 0;
   #next = 0;
@@ -150,7 +147,6 @@ export class ReusePortUdpSocket implements UdpSocket {
     this.cookie = socketCookie(c, fd) ?? 0n;
     trackDescriptor({ fd, cookie: this.cookie });
     this.addr = decodeAddress(bound);
-    this.#prepareHeaders();
     new DataView(this.#pollFd.buffer).setInt32(0, fd, true);
     new DataView(this.#pollFd.buffer).setInt16(4, POLLIN, true);
   }
@@ -164,7 +160,7 @@ export class ReusePortUdpSocket implements UdpSocket {
   async receive(buffer?: Uint8Array): Promise<[Uint8Array, Deno.NetAddr]> {
     const into = buffer ?? new Uint8Array(SLOT);
     for (;;) {
-      if (this.#next < this.#count) return this.#take(this.#next++, into);
+      if (this.#next < this.#count) return this.#batch.take(this.#next++, into);
       if (this.#closed) throw new Deno.errors.BadResource("Socket has been closed");
       this.#pending ??= this.#receiveBatch();
       await this.#pending;
@@ -196,11 +192,7 @@ export class ReusePortUdpSocket implements UdpSocket {
    */
   receiveNow(): number {
     if (this.#closed || this.#pending !== null) return 0;
-    this.#resetNames();
-    const count = this.#datagrams(
-      this.#c.recvmmsgNow(this.fd, this.#headers, BATCH, MSG_DONTWAIT, null),
-    );
-    this.#count = this.#next = Math.max(count, 0);
+    this.#count = this.#next = Math.max(this.#receiveQueued(), 0);
     return this.#count;
   }
 
@@ -215,8 +207,11 @@ export class ReusePortUdpSocket implements UdpSocket {
    */
   waitNow(micros: number): boolean {
     if (this.#closed || this.#pending !== null) return false;
-    this.#timeout[0] = BigInt(Math.floor(micros / 1_000_000));
-    this.#timeout[1] = BigInt((micros % 1_000_000) * 1000);
+    if (micros !== this.#timeoutMicros) {
+      this.#timeoutMicros = micros;
+      this.#timeout[0] = BigInt(Math.floor(micros / 1_000_000));
+      this.#timeout[1] = BigInt((micros % 1_000_000) * 1000);
+    }
     return this.#c.ppoll(this.#pollFd, 1n, this.#timeoutBytes, null) > 0;
   }
 
@@ -227,13 +222,7 @@ export class ReusePortUdpSocket implements UdpSocket {
    * @returns Its octets; empty when it was longer than a slot (dropped as malformed).
    */
   datagram(index: number): Uint8Array {
-    const header = index * MMSGHDR_SIZE;
-    const start = index * SLOT;
-    const truncated = this.#view.getInt32(header + 48, true) & MSG_TRUNC;
-    return this.#data.subarray(
-      start,
-      truncated ? start : start + this.#view.getUint32(header + 56, true),
-    );
+    return this.#batch.datagram(index);
   }
 
   /**
@@ -245,11 +234,7 @@ export class ReusePortUdpSocket implements UdpSocket {
    * @returns The `sockaddr_in` or `sockaddr_in6` octets.
    */
   senderName(index: number): Uint8Array {
-    const start = index * NAME_SIZE;
-    return this.#names.subarray(
-      start,
-      start + this.#view.getUint32(index * MMSGHDR_SIZE + 8, true),
-    );
+    return this.#batch.senderName(index);
   }
 
   /**
@@ -260,7 +245,7 @@ export class ReusePortUdpSocket implements UdpSocket {
    * @returns False when it cannot be queued: send it with {@linkcode send}.
    */
   queueAnswer(index: number, answer: Uint8Array): boolean {
-    return this.#answers.add(index, this.#view.getUint32(index * MMSGHDR_SIZE + 8, true), answer);
+    return this.#answers.add(index, this.#batch.senderLength(index), answer);
   }
 
   /**
@@ -322,37 +307,21 @@ export class ReusePortUdpSocket implements UdpSocket {
   }
 
   async #receiveBatch(): Promise<number> {
-    this.#resetNames();
+    this.#batch.reset();
     try {
       // Until at least one arrives, then whatever else is queued.
-      let count = this.#datagrams(
-        await this.#c.recvmmsg(this.fd, this.#headers, BATCH, MSG_WAITFORONE, null),
+      let count = this.#batch.datagramsIn(
+        await this.#c.recvmmsg(this.fd, this.#batch.headers, BATCH, MSG_WAITFORONE, null),
       );
       // None (shut down) or -1, unless closed here: see why.
       if (count <= 0 && !this.#closed) count = this.#receiveAfterFailure();
       else if (count > 0) this.#failures = 0;
       this.#count = Math.max(count, 0);
       this.#next = 0;
-      // The buffers are referenced here so that they live while the kernel writes to them.
-      void this.#iov;
       return this.#count;
     } finally {
       this.#pending = null;
     }
-  }
-
-  /**
-   * The datagrams a `recvmmsg` brought: on a socket shut down for reading
-   * it brings one empty message with no sender (the end of the stream, not
-   * a datagram: every UDP datagram has a sender).
-   */
-  #datagrams(count: number): number {
-    return count > 0 && this.#view.getUint32(8, true) === 0 ? 0 : count;
-  }
-
-  /** Every address slot is as long as the largest address (the kernel shortens them). */
-  #resetNames(): void {
-    for (let i = 0; i < BATCH; i++) this.#view.setUint32(i * MMSGHDR_SIZE + 8, NAME_SIZE, true);
   }
 
   /**
@@ -368,10 +337,7 @@ export class ReusePortUdpSocket implements UdpSocket {
    * @throws {Error} On a lasting error (EBADF, ENOTSOCK, ...) or too many failures in a row.
    */
   #receiveAfterFailure(): number {
-    this.#resetNames();
-    const count = this.#datagrams(
-      this.#c.recvmmsgNow(this.fd, this.#headers, BATCH, MSG_DONTWAIT, null),
-    );
+    const count = this.#receiveQueued();
     if (count > 0) {
       this.#failures = 0;
       return count;
@@ -387,34 +353,11 @@ export class ReusePortUdpSocket implements UdpSocket {
     );
   }
 
-  #take(index: number, into: Uint8Array): [Uint8Array, Deno.NetAddr] {
-    const header = index * MMSGHDR_SIZE;
-    const length = this.#view.getUint32(header + 56, true);
-    const flags = this.#view.getInt32(header + 48, true);
-    const start = index * SLOT;
-    // A datagram longer than its slot is handed out empty: the handler drops it as malformed.
-    const size = flags & MSG_TRUNC ? 0 : Math.min(length, into.length);
-    into.set(this.#data.subarray(start, start + size));
-    const nameLength = this.#view.getUint32(header + 8, true);
-    const name = this.#names.slice(index * NAME_SIZE, index * NAME_SIZE + nameLength);
-    return [into.subarray(0, size), decodeAddress(name)];
-  }
-
-  /** Points each header at its iovec and address slot, once. */
-  #prepareHeaders(): void {
-    const pointer = (bytes: Uint8Array) =>
-      BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(bytes)));
-    const data = pointer(this.#data);
-    const names = pointer(this.#names);
-    const iov = pointer(this.#iov);
-    const iovView = new DataView(this.#iov.buffer);
-    for (let i = 0; i < BATCH; i++) {
-      iovView.setBigUint64(i * IOVEC_SIZE, data + BigInt(i * SLOT), true);
-      iovView.setBigUint64(i * IOVEC_SIZE + 8, BigInt(SLOT), true);
-      const header = i * MMSGHDR_SIZE;
-      this.#view.setBigUint64(header, names + BigInt(i * NAME_SIZE), true);
-      this.#view.setBigUint64(header + 16, iov + BigInt(i * IOVEC_SIZE), true);
-      this.#view.setBigUint64(header + 24, 1n, true);
-    }
+  /** Takes what datagrams are queued now, on this thread (errno readable): -1 on failure. */
+  #receiveQueued(): number {
+    this.#batch.reset();
+    return this.#batch.datagramsIn(
+      this.#c.recvmmsgNow(this.fd, this.#batch.headers, BATCH, MSG_DONTWAIT, null),
+    );
   }
 }
